@@ -1,0 +1,1 @@
+//! tcp probe tests.

@@ -1,0 +1,3 @@
+//! The `bitwobbly` binary.
+
+fn main() {}

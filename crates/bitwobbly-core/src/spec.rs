@@ -1,0 +1,518 @@
+//! Check specifications: what to probe and how.
+//!
+//! A [`CheckSpec`] is plain, serialisable data (JSON or TOML). Before it runs it is
+//! compiled with [`CheckSpec::compile`], which validates every field and prepares
+//! regular expressions and JSONPath queries once, so that a spec checked every ten
+//! seconds does not pay for that work again.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::assert::{Assertion, CompiledAssertions};
+use crate::error::SpecError;
+
+/// Default limit for a whole check.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of response body bytes kept for assertions and reports (1 MiB).
+pub const DEFAULT_BODY_CAPTURE: usize = 1024 * 1024;
+/// Default number of redirects followed before the check fails.
+pub const DEFAULT_MAX_REDIRECTS: u8 = 10;
+/// Longest timeout a check may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What to check. The variant decides the probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CheckSpec {
+    /// An HTTP or HTTPS request.
+    Http(HttpSpec),
+    /// A TCP connection, optionally exchanging a payload and banner.
+    Tcp(TcpSpec),
+    /// A DNS query.
+    Dns(DnsSpec),
+    /// A TLS handshake, for certificate facts.
+    Tls(TlsSpec),
+}
+
+/// Which address family to connect over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IpPreference {
+    /// Use addresses in the order the resolver returns them, either family.
+    #[default]
+    Any,
+    /// Only IPv4 addresses.
+    V4,
+    /// Only IPv6 addresses.
+    V6,
+}
+
+/// Where host names are resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResolverSpec {
+    /// The system's configuration (`/etc/resolv.conf` and hosts file).
+    #[default]
+    System,
+    /// A specific DNS server.
+    Server {
+        /// Address and port of the server, e.g. `1.1.1.1:53`.
+        addr: SocketAddr,
+        /// Transport to reach it over.
+        #[serde(default)]
+        transport: DnsTransport,
+    },
+}
+
+/// Transport used to talk to a DNS server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DnsTransport {
+    /// UDP, falling back to TCP for truncated answers.
+    #[default]
+    Udp,
+    /// TCP only.
+    Tcp,
+}
+
+/// TLS settings shared by HTTPS and TLS checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// Accept any certificate (expired, self-signed, wrong name). Default `false`.
+    /// Certificate facts are still reported.
+    pub insecure: bool,
+    /// Extra trusted roots in PEM, added to the built-in web PKI roots. Default none.
+    pub ca_pem: Option<String>,
+    /// Server name sent in SNI and verified, when it differs from the target host.
+    /// Default: the target host.
+    pub server_name: Option<String>,
+}
+
+/// HTTP protocol versions a check may negotiate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HttpVersionPref {
+    /// HTTP/2 when the server offers it through ALPN, else HTTP/1.1. Plain HTTP uses HTTP/1.1.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only (prior knowledge on plain HTTP, ALPN `h2` on HTTPS).
+    Http2,
+}
+
+/// Whether and how far redirects are followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedirectPolicy {
+    /// Follow `301`, `302`, `303`, `307` and `308` answers. Default `true`.
+    pub follow: bool,
+    /// How many redirects to follow before failing with `too_many_redirects`. Default 10.
+    pub max: u8,
+}
+
+impl Default for RedirectPolicy {
+    fn default() -> Self {
+        Self {
+            follow: true,
+            max: DEFAULT_MAX_REDIRECTS,
+        }
+    }
+}
+
+/// An HTTP(S) check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HttpSpec {
+    /// Absolute `http://` or `https://` URL.
+    pub url: String,
+    /// Request method. Default `GET`.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request headers, in order. `Host` and `User-Agent` are added when missing.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Request body, sent as is.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Limit for the whole check, redirects included. Default 10 s.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Redirect handling.
+    #[serde(default)]
+    pub redirects: RedirectPolicy,
+    /// TLS settings for `https://` targets.
+    #[serde(default)]
+    pub tls: TlsOptions,
+    /// Protocol versions to negotiate.
+    #[serde(default)]
+    pub http_version: HttpVersionPref,
+    /// Body bytes kept for assertions and the report; the rest is read and counted. Default 1 MiB.
+    #[serde(default = "default_body_capture")]
+    pub body_capture: usize,
+    /// Fail with `body_too_large` when the body is longer than this. Default: no limit.
+    #[serde(default)]
+    pub max_body: Option<u64>,
+    /// Address family.
+    #[serde(default)]
+    pub ip: IpPreference,
+    /// Resolver for the host name.
+    #[serde(default)]
+    pub resolver: ResolverSpec,
+    /// Conditions on the response.
+    #[serde(default)]
+    pub assertions: Vec<Assertion>,
+}
+
+impl HttpSpec {
+    /// A `GET` of `url` with every other setting at its default.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            method: default_method(),
+            headers: Vec::new(),
+            body: None,
+            timeout: DEFAULT_TIMEOUT,
+            redirects: RedirectPolicy::default(),
+            tls: TlsOptions::default(),
+            http_version: HttpVersionPref::default(),
+            body_capture: DEFAULT_BODY_CAPTURE,
+            max_body: None,
+            ip: IpPreference::default(),
+            resolver: ResolverSpec::default(),
+            assertions: Vec::new(),
+        }
+    }
+}
+
+/// A TCP check: connect, optionally send a payload and read a banner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TcpSpec {
+    /// Host name or IP literal.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Bytes to send after connecting (escapes such as `\r\n` are already decoded).
+    #[serde(default)]
+    pub send: Option<String>,
+    /// Read a banner after connecting (and sending). Implied by a `tcp_banner` assertion.
+    #[serde(default)]
+    pub read_banner: bool,
+    /// Most banner bytes read. Default 4 KiB.
+    #[serde(default = "default_banner_cap")]
+    pub banner_cap: usize,
+    /// Limit for the whole check. Default 10 s.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Address family.
+    #[serde(default)]
+    pub ip: IpPreference,
+    /// Resolver for the host name.
+    #[serde(default)]
+    pub resolver: ResolverSpec,
+    /// Conditions on the connection and banner.
+    #[serde(default)]
+    pub assertions: Vec<Assertion>,
+}
+
+impl TcpSpec {
+    /// A plain connect check of `host:port`.
+    pub fn connect(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            send: None,
+            read_banner: false,
+            banner_cap: default_banner_cap(),
+            timeout: DEFAULT_TIMEOUT,
+            ip: IpPreference::default(),
+            resolver: ResolverSpec::default(),
+            assertions: Vec::new(),
+        }
+    }
+}
+
+/// DNS record types a DNS check can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum RecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Canonical name.
+    Cname,
+    /// Mail exchanger.
+    Mx,
+    /// Text.
+    Txt,
+    /// Name server.
+    Ns,
+    /// Start of authority.
+    Soa,
+    /// Certification authority authorisation.
+    Caa,
+    /// Service locator.
+    Srv,
+    /// Pointer (reverse lookup).
+    Ptr,
+}
+
+impl RecordType {
+    /// Every supported type, in the order above.
+    pub const ALL: [Self; 10] = [
+        Self::A,
+        Self::Aaaa,
+        Self::Cname,
+        Self::Mx,
+        Self::Txt,
+        Self::Ns,
+        Self::Soa,
+        Self::Caa,
+        Self::Srv,
+        Self::Ptr,
+    ];
+
+    /// The type's mnemonic, e.g. `AAAA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::Aaaa => "AAAA",
+            Self::Cname => "CNAME",
+            Self::Mx => "MX",
+            Self::Txt => "TXT",
+            Self::Ns => "NS",
+            Self::Soa => "SOA",
+            Self::Caa => "CAA",
+            Self::Srv => "SRV",
+            Self::Ptr => "PTR",
+        }
+    }
+}
+
+impl std::fmt::Display for RecordType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RecordType {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                SpecError::new(
+                    "record_type",
+                    format!(
+                        "unknown record type {s:?}, expected one of A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV, PTR"
+                    ),
+                )
+            })
+    }
+}
+
+/// A DNS check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DnsSpec {
+    /// Name to query, e.g. `example.com` (or an address for `PTR`, which is turned into
+    /// its `in-addr.arpa` / `ip6.arpa` name).
+    pub name: String,
+    /// Record type. Default `A`.
+    #[serde(default = "default_record_type")]
+    pub record_type: RecordType,
+    /// Server to ask. Default: the system resolver.
+    #[serde(default)]
+    pub resolver: ResolverSpec,
+    /// Limit for the whole check. Default 10 s.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Conditions on the answer.
+    #[serde(default)]
+    pub assertions: Vec<Assertion>,
+}
+
+impl DnsSpec {
+    /// A query for `name` of type `record_type` against the system resolver.
+    pub fn query(name: impl Into<String>, record_type: RecordType) -> Self {
+        Self {
+            name: name.into(),
+            record_type,
+            resolver: ResolverSpec::default(),
+            timeout: DEFAULT_TIMEOUT,
+            assertions: Vec::new(),
+        }
+    }
+}
+
+/// A TLS check: handshake and certificate facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsSpec {
+    /// Host name or IP literal.
+    pub host: String,
+    /// Port. Default 443.
+    #[serde(default = "default_tls_port")]
+    pub port: u16,
+    /// TLS settings (SNI override, extra roots, insecure).
+    #[serde(default)]
+    pub tls: TlsOptions,
+    /// Limit for the whole check. Default 10 s.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Address family.
+    #[serde(default)]
+    pub ip: IpPreference,
+    /// Resolver for the host name.
+    #[serde(default)]
+    pub resolver: ResolverSpec,
+    /// Conditions on the handshake and certificate.
+    #[serde(default)]
+    pub assertions: Vec<Assertion>,
+}
+
+impl TlsSpec {
+    /// A handshake with `host:port` using default TLS settings.
+    pub fn handshake(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            tls: TlsOptions::default(),
+            timeout: DEFAULT_TIMEOUT,
+            ip: IpPreference::default(),
+            resolver: ResolverSpec::default(),
+            assertions: Vec::new(),
+        }
+    }
+}
+
+impl CheckSpec {
+    /// The check's kind as a short lowercase name (`http`, `tcp`, `dns`, `tls`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+            Self::Dns(_) => "dns",
+            Self::Tls(_) => "tls",
+        }
+    }
+
+    /// The limit for the whole check.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Http(s) => s.timeout,
+            Self::Tcp(s) => s.timeout,
+            Self::Dns(s) => s.timeout,
+            Self::Tls(s) => s.timeout,
+        }
+    }
+
+    /// The spec's assertions.
+    pub fn assertions(&self) -> &[Assertion] {
+        match self {
+            Self::Http(s) => &s.assertions,
+            Self::Tcp(s) => &s.assertions,
+            Self::Dns(s) => &s.assertions,
+            Self::Tls(s) => &s.assertions,
+        }
+    }
+
+    /// A human-readable target: the URL, `host:port` or `name TYPE`.
+    pub fn target(&self) -> String {
+        match self {
+            Self::Http(s) => s.url.clone(),
+            Self::Tcp(s) => format_host_port(&s.host, s.port),
+            Self::Dns(s) => format!("{} {}", s.name, s.record_type),
+            Self::Tls(s) => format_host_port(&s.host, s.port),
+        }
+    }
+
+    /// Validates every field and prepares the assertions.
+    ///
+    /// # Errors
+    ///
+    /// A [`SpecError`] naming the first invalid field: a URL that is not absolute
+    /// `http(s)`, an empty host, a zero or too long timeout, a header that is not valid
+    /// HTTP, a PEM bundle with no certificate, a bad regular expression or JSONPath, or an
+    /// assertion that makes no sense for this kind of check.
+    pub fn compile(self) -> Result<CompiledCheck, SpecError> {
+        crate::validate::validate(&self)?;
+        let assertions = CompiledAssertions::compile(self.kind(), self.assertions())
+            .map_err(|e| e.within("assertions"))?;
+        Ok(CompiledCheck {
+            spec: self,
+            assertions,
+        })
+    }
+}
+
+/// A validated spec with its assertions prepared, ready to run many times.
+#[derive(Debug, Clone)]
+pub struct CompiledCheck {
+    spec: CheckSpec,
+    assertions: CompiledAssertions,
+}
+
+impl CompiledCheck {
+    /// The spec this was compiled from.
+    pub fn spec(&self) -> &CheckSpec {
+        &self.spec
+    }
+
+    /// The prepared assertions.
+    pub fn assertions(&self) -> &CompiledAssertions {
+        &self.assertions
+    }
+}
+
+/// Formats `host:port`, bracketing IPv6 literals.
+pub fn format_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_TIMEOUT
+}
+
+fn default_body_capture() -> usize {
+    DEFAULT_BODY_CAPTURE
+}
+
+fn default_banner_cap() -> usize {
+    4096
+}
+
+fn default_record_type() -> RecordType {
+    RecordType::A
+}
+
+fn default_tls_port() -> u16 {
+    443
+}

@@ -1,0 +1,9 @@
+//! Servers on loopback for Bit Wobbly's tests: HTTP/1.1, HTTPS with HTTP/2 and a test CA,
+//! servers that stall, redirect chains, TCP banner servers and an authoritative DNS server.
+//!
+//! Not published; used as a dev-dependency and by benchmarks.
+
+pub mod dns;
+pub mod http;
+pub mod pki;
+pub mod tcp;

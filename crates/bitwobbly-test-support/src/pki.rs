@@ -1,0 +1,1 @@
+//! pki test servers.

@@ -1,0 +1,1 @@
+//! tcp test servers.

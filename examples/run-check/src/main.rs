@@ -1,0 +1,2 @@
+//! Run with: `cargo run -p example-run-check -- https://example.com/`
+fn main() {}
