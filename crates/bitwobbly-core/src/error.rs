@@ -24,13 +24,50 @@ impl SpecError {
     }
 
     /// Prefixes the field path, used when a nested part is validated on its own.
+    ///
+    /// `[2].pattern` within `assertions` becomes `assertions[2].pattern`, `url` within
+    /// `http` becomes `http.url`, and an empty field (the part itself) becomes `parent`.
     #[must_use]
     pub fn within(mut self, parent: &str) -> Self {
-        self.field = if self.field.starts_with('[') {
+        self.field = if self.field.is_empty() {
+            parent.to_owned()
+        } else if self.field.starts_with('[') {
             format!("{parent}{}", self.field)
         } else {
             format!("{parent}.{}", self.field)
         };
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within_joins_named_fields_with_a_dot() {
+        assert_eq!(
+            SpecError::new("max", "x").within("redirects").field,
+            "redirects.max"
+        );
+    }
+
+    #[test]
+    fn within_joins_indexes_directly() {
+        let e = SpecError::new("[2].pattern", "x").within("assertions");
+        assert_eq!(e.field, "assertions[2].pattern");
+    }
+
+    #[test]
+    fn within_an_empty_field_is_the_parent() {
+        assert_eq!(SpecError::new("", "x").within("[4]").field, "[4]");
+    }
+
+    #[test]
+    fn display_names_field_and_problem() {
+        assert_eq!(
+            SpecError::new("url", "has no host").to_string(),
+            "invalid `url`: has no host"
+        );
     }
 }

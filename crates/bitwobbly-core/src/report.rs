@@ -443,3 +443,214 @@ mod lossy_bytes {
         String::deserialize(d).map(Bytes::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn micros() -> impl Strategy<Value = Duration> {
+        any::<u64>().prop_map(Duration::from_micros)
+    }
+
+    proptest! {
+        #[test]
+        fn timings_json_round_trips(
+            dns in micros(),
+            connect in micros(),
+            tls in micros(),
+            ttfb in micros(),
+            transfer in micros(),
+            total in micros(),
+        ) {
+            let t = Timings { dns, connect, tls, ttfb, transfer, total };
+            let text = serde_json::to_string(&t).expect("serialise");
+            let back: Timings = serde_json::from_str(&text).expect("deserialise");
+            prop_assert_eq!(back, t);
+        }
+    }
+
+    #[test]
+    fn timings_serialise_as_whole_microseconds() {
+        let t = Timings {
+            dns: Duration::from_micros(1500),
+            total: Duration::from_nanos(2_000_999),
+            ..Timings::default()
+        };
+        assert_eq!(
+            serde_json::to_value(t).expect("serialise"),
+            json!({
+                "dns_us": 1500, "connect_us": 0, "tls_us": 0,
+                "ttfb_us": 0, "transfer_us": 0, "total_us": 2000
+            })
+        );
+    }
+
+    #[test]
+    fn timings_phase_accessors_agree() {
+        let mut t = Timings::default();
+        for (i, p) in Phase::ALL.into_iter().enumerate() {
+            *t.phase_mut(p) = Duration::from_millis(i as u64 + 1);
+        }
+        assert_eq!(t.phase(Phase::Transfer), Duration::from_millis(5));
+        assert_eq!(t.sum_of_phases(), Duration::from_millis(15));
+    }
+
+    #[test]
+    fn timings_accumulate_adds_phase_by_phase() {
+        let hop = Timings {
+            dns: Duration::from_millis(1),
+            ttfb: Duration::from_millis(2),
+            total: Duration::from_millis(3),
+            ..Timings::default()
+        };
+        let mut sum = hop;
+        sum.accumulate(&hop);
+        assert_eq!(sum.dns, Duration::from_millis(2));
+        assert_eq!(sum.ttfb, Duration::from_millis(4));
+        assert_eq!(sum.total, Duration::from_millis(6));
+    }
+
+    #[test]
+    fn phase_names_parse_and_serialise() {
+        for p in Phase::ALL {
+            assert_eq!(p.as_str().parse::<Phase>(), Ok(p));
+            assert_eq!(
+                serde_json::to_value(p).expect("serialise"),
+                json!(p.as_str())
+            );
+        }
+        assert_eq!("TTFB".parse::<Phase>(), Ok(Phase::Ttfb));
+        assert_eq!("wait".parse::<Phase>().expect_err("unknown").field, "phase");
+    }
+
+    #[test]
+    fn error_kind_names_match_serde() {
+        let kinds = [
+            ErrorKind::DnsNoSuchName,
+            ErrorKind::DnsTimeout,
+            ErrorKind::DnsNoAddress,
+            ErrorKind::DnsFailure,
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectTimeout,
+            ErrorKind::ConnectFailure,
+            ErrorKind::TlsCertificateExpired,
+            ErrorKind::TlsUnknownIssuer,
+            ErrorKind::TlsNameMismatch,
+            ErrorKind::TlsHandshakeFailure,
+            ErrorKind::HttpProtocolError,
+            ErrorKind::BodyTooLarge,
+            ErrorKind::TooManyRedirects,
+            ErrorKind::Timeout,
+            ErrorKind::ConnectionReset,
+            ErrorKind::InvalidTarget,
+        ];
+        for k in kinds {
+            assert_eq!(
+                serde_json::to_value(k).expect("serialise"),
+                json!(k.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn check_error_display_and_timeout_question() {
+        let e = CheckError::new(ErrorKind::ConnectTimeout, Phase::Connect, "after 2s");
+        assert_eq!(e.to_string(), "connect_timeout during connect: after 2s");
+        assert!(e.is_timeout());
+        assert!(!CheckError::new(ErrorKind::ConnectionRefused, Phase::Connect, "").is_timeout());
+    }
+
+    #[test]
+    fn days_until_expiry_counts_whole_days() {
+        let now = datetime!(2025-06-01 12:00 UTC);
+        assert_eq!(
+            CertFacts::days_until_expiry(datetime!(2025-06-11 11:00 UTC), now),
+            9
+        );
+        assert_eq!(
+            CertFacts::days_until_expiry(datetime!(2025-05-30 12:00 UTC), now),
+            -2
+        );
+    }
+
+    #[test]
+    fn http_header_lookup_is_case_insensitive_and_first() {
+        let facts = HttpFacts {
+            status: 200,
+            version: "HTTP/2".to_owned(),
+            headers: vec![
+                ("set-cookie".to_owned(), "a=1".to_owned()),
+                ("set-cookie".to_owned(), "b=2".to_owned()),
+            ],
+            body: Bytes::new(),
+            body_len: 0,
+            body_truncated: false,
+            hops: Vec::new(),
+        };
+        assert_eq!(facts.header("Set-Cookie"), Some("a=1"));
+        assert_eq!(facts.header("x-none"), None);
+    }
+
+    #[test]
+    fn non_utf8_banner_serialises_lossily() {
+        let facts = TcpFacts {
+            banner: Bytes::from_static(b"ok\xff"),
+        };
+        assert_eq!(
+            serde_json::to_value(&facts).expect("serialise"),
+            json!({"banner": "ok\u{fffd}"})
+        );
+    }
+
+    #[test]
+    fn check_report_round_trips() {
+        let report = CheckReport {
+            kind: "http".to_owned(),
+            target: "https://example.com/".to_owned(),
+            status: Status::Degraded,
+            reason: Some("assertion failed: total below 1s (expected < 1s, got 1200ms)".to_owned()),
+            started_at: datetime!(2025-06-01 12:00 UTC),
+            timings: Timings {
+                total: Duration::from_millis(1200),
+                ..Timings::default()
+            },
+            remote_addr: Some("127.0.0.1:443".parse().expect("addr")),
+            error: None,
+            http: Some(HttpFacts {
+                status: 200,
+                version: "HTTP/1.1".to_owned(),
+                headers: vec![("server".to_owned(), "test".to_owned())],
+                body: Bytes::from_static(b"hello"),
+                body_len: 5,
+                body_truncated: false,
+                hops: vec![Hop {
+                    url: "https://example.com/".to_owned(),
+                    status: Some(200),
+                    remote_addr: None,
+                    timings: Timings::default(),
+                }],
+            }),
+            tls: Some(CertFacts {
+                subject: "CN=example.com".to_owned(),
+                names: vec!["example.com".to_owned()],
+                issuer: "CN=CA".to_owned(),
+                not_before: datetime!(2025-01-01 0:00 UTC),
+                not_after: datetime!(2026-01-01 0:00 UTC),
+                days_left: 213,
+                chain_len: 2,
+                tls_version: Some("TLSv1.3".to_owned()),
+                alpn: Some("http/1.1".to_owned()),
+            }),
+            dns: None,
+            tcp: None,
+            assertions: Vec::new(),
+        };
+        let text = serde_json::to_string(&report).expect("serialise");
+        let back: CheckReport = serde_json::from_str(&text).expect("deserialise");
+        assert_eq!(back, report);
+    }
+}

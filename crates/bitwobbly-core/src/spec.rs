@@ -208,7 +208,8 @@ pub struct TcpSpec {
     /// Bytes to send after connecting (escapes such as `\r\n` are already decoded).
     #[serde(default)]
     pub send: Option<String>,
-    /// Read a banner after connecting (and sending). Implied by a `tcp_banner` assertion.
+    /// Read a banner after connecting (and sending). Implied by a `banner_contains` or
+    /// `banner_matches` assertion.
     #[serde(default)]
     pub read_banner: bool,
     /// Most banner bytes read. Default 4 KiB.
@@ -515,4 +516,266 @@ fn default_record_type() -> RecordType {
 
 fn default_tls_port() -> u16 {
     443
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::assert::{AssertionKind, JsonOp, StatusMatch};
+    use crate::report::Phase;
+
+    fn round_trip(spec: &CheckSpec) -> CheckSpec {
+        let text = serde_json::to_string(spec).expect("serialise");
+        serde_json::from_str(&text).expect("deserialise")
+    }
+
+    fn full_http() -> CheckSpec {
+        CheckSpec::Http(HttpSpec {
+            url: "https://example.com/health?full=1".to_owned(),
+            method: "POST".to_owned(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-token".to_owned(), "abc".to_owned()),
+            ],
+            body: Some(r#"{"ping":true}"#.to_owned()),
+            timeout: Duration::from_millis(2500),
+            redirects: RedirectPolicy {
+                follow: false,
+                max: 3,
+            },
+            tls: TlsOptions {
+                insecure: true,
+                ca_pem: Some(
+                    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".to_owned(),
+                ),
+                server_name: Some("api.example.com".to_owned()),
+            },
+            http_version: HttpVersionPref::Http2,
+            body_capture: 4096,
+            max_body: Some(1 << 20),
+            ip: IpPreference::V6,
+            resolver: ResolverSpec::Server {
+                addr: "127.0.0.1:5353".parse().expect("addr"),
+                transport: DnsTransport::Tcp,
+            },
+            assertions: vec![
+                Assertion::fail(AssertionKind::StatusCode {
+                    expect: StatusMatch::OneOf(vec![200, 204]),
+                }),
+                Assertion::degrade(AssertionKind::Time {
+                    phase: Some(Phase::Ttfb),
+                    below: Duration::from_millis(300),
+                }),
+                Assertion::fail(AssertionKind::Json {
+                    path: "$.status".to_owned(),
+                    op: JsonOp::Eq,
+                    value: Some(json!("ok")),
+                }),
+                Assertion::fail(AssertionKind::CertMinDays { days: 14 }),
+            ],
+        })
+    }
+
+    fn full_tcp() -> CheckSpec {
+        CheckSpec::Tcp(TcpSpec {
+            host: "mail.example.com".to_owned(),
+            port: 25,
+            send: Some("EHLO bitwobbly\r\n".to_owned()),
+            read_banner: true,
+            banner_cap: 512,
+            timeout: Duration::from_secs(3),
+            ip: IpPreference::V4,
+            resolver: ResolverSpec::System,
+            assertions: vec![Assertion::fail(AssertionKind::BannerMatches {
+                pattern: "^220 ".to_owned(),
+            })],
+        })
+    }
+
+    fn full_dns() -> CheckSpec {
+        CheckSpec::Dns(DnsSpec {
+            name: "example.com".to_owned(),
+            record_type: RecordType::Mx,
+            resolver: ResolverSpec::Server {
+                addr: "[::1]:53".parse().expect("addr"),
+                transport: DnsTransport::Udp,
+            },
+            timeout: Duration::from_secs(1),
+            assertions: vec![
+                Assertion::fail(AssertionKind::DnsRcode {
+                    rcode: "NOERROR".to_owned(),
+                }),
+                Assertion::fail(AssertionKind::DnsAnswerContains {
+                    value: "mail.example.com".to_owned(),
+                }),
+            ],
+        })
+    }
+
+    fn full_tls() -> CheckSpec {
+        CheckSpec::Tls(TlsSpec {
+            host: "example.com".to_owned(),
+            port: 8443,
+            tls: TlsOptions {
+                insecure: false,
+                ca_pem: None,
+                server_name: Some("www.example.com".to_owned()),
+            },
+            timeout: Duration::from_secs(4),
+            ip: IpPreference::Any,
+            resolver: ResolverSpec::System,
+            assertions: vec![Assertion::degrade(AssertionKind::CertMinDays { days: 21 })],
+        })
+    }
+
+    #[test]
+    fn full_http_spec_round_trips() {
+        let spec = full_http();
+        assert_eq!(round_trip(&spec), spec);
+    }
+
+    #[test]
+    fn full_tcp_spec_round_trips() {
+        let spec = full_tcp();
+        assert_eq!(round_trip(&spec), spec);
+    }
+
+    #[test]
+    fn full_dns_spec_round_trips() {
+        let spec = full_dns();
+        assert_eq!(round_trip(&spec), spec);
+    }
+
+    #[test]
+    fn full_tls_spec_round_trips() {
+        let spec = full_tls();
+        assert_eq!(round_trip(&spec), spec);
+    }
+
+    #[test]
+    fn full_specs_compile() {
+        for spec in [full_http(), full_tcp(), full_dns(), full_tls()] {
+            let kind = spec.kind();
+            let check = spec.compile().expect("valid spec");
+            assert_eq!(check.spec().kind(), kind);
+            assert!(!check.assertions().is_empty());
+        }
+    }
+
+    #[test]
+    fn spec_json_uses_type_tag_and_readable_durations() {
+        let v = serde_json::to_value(full_http()).expect("serialise");
+        assert_eq!(v["type"], json!("http"));
+        assert_eq!(v["timeout"], json!("2s 500ms"));
+        assert_eq!(v["http_version"], json!("http2"));
+        assert_eq!(v["resolver"]["kind"], json!("server"));
+        assert_eq!(v["assertions"][1]["below"], json!("300ms"));
+        assert_eq!(
+            serde_json::to_value(full_dns()).expect("serialise")["record_type"],
+            json!("MX")
+        );
+    }
+
+    #[test]
+    fn minimal_http_json_gets_defaults() {
+        let spec: CheckSpec =
+            serde_json::from_value(json!({"type": "http", "url": "https://example.com/"}))
+                .expect("deserialise");
+        assert_eq!(spec, CheckSpec::Http(HttpSpec::get("https://example.com/")));
+    }
+
+    #[test]
+    fn minimal_tls_json_defaults_to_port_443() {
+        let spec: CheckSpec = serde_json::from_value(json!({"type": "tls", "host": "example.com"}))
+            .expect("deserialise");
+        assert_eq!(spec, CheckSpec::Tls(TlsSpec::handshake("example.com", 443)));
+    }
+
+    #[test]
+    fn minimal_dns_json_defaults_to_a() {
+        let spec: CheckSpec = serde_json::from_value(json!({"type": "dns", "name": "example.com"}))
+            .expect("deserialise");
+        assert_eq!(
+            spec,
+            CheckSpec::Dns(DnsSpec::query("example.com", RecordType::A))
+        );
+    }
+
+    #[test]
+    fn unknown_spec_field_is_rejected() {
+        let r = serde_json::from_value::<CheckSpec>(
+            json!({"type": "tcp", "host": "x", "port": 1, "prot": 2}),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn compile_names_the_assertion_field() {
+        let mut s = HttpSpec::get("https://example.com/");
+        s.assertions = vec![
+            Assertion::fail(AssertionKind::BodyContains {
+                text: "ok".to_owned(),
+            }),
+            Assertion::fail(AssertionKind::BodyMatches {
+                pattern: "(".to_owned(),
+            }),
+        ];
+        let e = CheckSpec::Http(s).compile().expect_err("bad regex");
+        assert_eq!(e.field, "assertions[1].pattern");
+    }
+
+    #[test]
+    fn compile_names_an_assertion_for_the_wrong_kind() {
+        let mut s = DnsSpec::query("example.com", RecordType::A);
+        s.assertions = vec![Assertion::fail(AssertionKind::BannerContains {
+            text: "x".to_owned(),
+        })];
+        let e = CheckSpec::Dns(s).compile().expect_err("wrong kind");
+        assert_eq!(e.field, "assertions[0]");
+        assert_eq!(
+            e.to_string(),
+            "invalid `assertions[0]`: banner_contains does not apply to dns checks"
+        );
+    }
+
+    #[test]
+    fn compile_checks_fields_before_assertions() {
+        let mut s = HttpSpec::get("gopher://example.com/");
+        s.assertions = vec![Assertion::fail(AssertionKind::BodyMatches {
+            pattern: "(".to_owned(),
+        })];
+        assert_eq!(CheckSpec::Http(s).compile().expect_err("bad").field, "url");
+    }
+
+    #[test]
+    fn record_type_parses_case_insensitively() {
+        assert_eq!("aaaa".parse::<RecordType>(), Ok(RecordType::Aaaa));
+        for t in RecordType::ALL {
+            assert_eq!(t.as_str().parse::<RecordType>(), Ok(t));
+        }
+        assert_eq!(
+            "AXFR".parse::<RecordType>().expect_err("unknown").field,
+            "record_type"
+        );
+    }
+
+    #[test]
+    fn target_formats_each_kind() {
+        assert_eq!(full_http().target(), "https://example.com/health?full=1");
+        assert_eq!(full_tcp().target(), "mail.example.com:25");
+        assert_eq!(full_dns().target(), "example.com MX");
+        assert_eq!(
+            CheckSpec::Tcp(TcpSpec::connect("::1", 22)).target(),
+            "[::1]:22"
+        );
+    }
+
+    #[test]
+    fn format_host_port_brackets_ipv6_once() {
+        assert_eq!(format_host_port("::1", 80), "[::1]:80");
+        assert_eq!(format_host_port("[::1]", 80), "[::1]:80");
+        assert_eq!(format_host_port("127.0.0.1", 80), "127.0.0.1:80");
+    }
 }
