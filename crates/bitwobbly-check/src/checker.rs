@@ -144,10 +144,7 @@ pub(crate) fn timeout_error(phase: Phase, limit: Duration) -> CheckError {
     CheckError::new(
         kind,
         phase,
-        format!(
-            "no progress within the {} limit",
-            humanize(limit)
-        ),
+        format!("no progress within the {} limit", humanize(limit)),
     )
 }
 
