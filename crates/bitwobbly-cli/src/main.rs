@@ -1,3 +1,73 @@
-//! The `bitwobbly` binary.
+//! The `bitwobbly` binary: parses arguments, installs logging, and runs the command.
+//!
+//! Exit status: 0 up (or degraded without `--fail-on-degraded`), 1 down or runtime
+//! failure, 2 usage error.
 
-fn main() {}
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use bitwobbly_cli::{Cli, Exit, Style, UsageError};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    // clap prints its own usage errors and exits 2.
+    let cli = Cli::parse();
+
+    // Logs go to stderr; `RUST_LOG` overrides the default filter and -q / -v.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(cli.default_log_filter()));
+    let no_color_env = std::env::var_os("NO_COLOR");
+    let log_style = Style::detect(
+        cli.no_color,
+        no_color_env.as_deref(),
+        std::io::stderr().is_terminal(),
+    );
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(log_style.color)
+        .init();
+
+    let style = Style::detect(
+        cli.no_color,
+        no_color_env.as_deref(),
+        std::io::stdout().is_terminal(),
+    );
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let e = anyhow::Error::from(e).context("cannot start the async runtime");
+            return finish(Err(e));
+        }
+    };
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr();
+    let result = runtime.block_on(bitwobbly_cli::run(&cli, style, &mut out, &mut err));
+    finish(result)
+}
+
+/// Reports an error (unless it is a broken pipe) and turns the result into an exit code.
+fn finish(result: anyhow::Result<Exit>) -> ExitCode {
+    let exit = match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            let exit = Exit::for_error(&e);
+            if exit != Exit::Success {
+                let mut stderr = std::io::stderr().lock();
+                // Nothing more can be done if stderr is gone too.
+                let _ = writeln!(stderr, "error: {e:#}");
+                if e.downcast_ref::<UsageError>().is_some() {
+                    let _ = writeln!(stderr, "\nFor more information, try '--help'.");
+                }
+            }
+            exit
+        }
+    };
+    ExitCode::from(exit.code())
+}

@@ -1,0 +1,369 @@
+//! Command-line arguments (clap types).
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Exit status documentation shown at the end of `--help`.
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  the check is up (or degraded, unless --fail-on-degraded)
+  1  the check is down (with --count: any run was down), or a runtime failure
+  2  usage error (bad flag, bad value, unknown target scheme)";
+
+/// Bit Wobbly: watch websites and services.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bitwobbly",
+    version,
+    about = "Bit Wobbly: check websites and services, with a full timing breakdown.",
+    after_help = EXIT_STATUS_HELP
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Only log errors (to stderr).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log more (to stderr): -v for debug, -vv for trace. `RUST_LOG` overrides both.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Never colour the output. Setting `NO_COLOR` to any non-empty value does the same;
+    /// colour is only used when standard output is a terminal.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+impl Cli {
+    /// The tracing filter used when `RUST_LOG` is not set: `bitwobbly=info`, adjusted by
+    /// `--quiet` (errors only) and `--verbose` (debug, then trace).
+    pub fn default_log_filter(&self) -> &'static str {
+        if self.quiet {
+            return "bitwobbly=error";
+        }
+        match self.verbose {
+            0 => "bitwobbly=info",
+            1 => "bitwobbly=debug",
+            _ => "bitwobbly=trace",
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a website or service once (or --count times) and show the timing breakdown.
+    #[command(
+        after_help = CHECK_AFTER_HELP,
+        after_long_help = CHECK_AFTER_HELP,
+    )]
+    Check(Box<CheckArgs>),
+}
+
+/// Extra help for `bitwobbly check`.
+const CHECK_AFTER_HELP: &str = "\
+Targets:
+  https://host[:port]/path     HTTP(S) request (http:// too)
+  tcp://host:port              TCP connect; --send and --expect-banner read a banner
+  dns://name[?type=MX]         DNS query (type defaults to A)
+  tls://host[:port]            TLS handshake and certificate (port defaults to 443)
+  IPv6 literals go in brackets: tcp://[::1]:22
+
+HTTP checks with no --expect-status expect 200-399 after redirects.
+
+Examples:
+  bitwobbly check https://example.com/health --expect-json '$.status == \"ok\"'
+  bitwobbly check https://example.com --count 5 --interval 2s
+  bitwobbly check tcp://mail.example.com:25 --expect-banner '220 '
+  bitwobbly check 'dns://example.com?type=MX' --resolver 1.1.1.1
+  bitwobbly check tls://example.com --cert-min-days 14
+
+JSON output (--json): one CheckReport object. With --count, one report per line
+(JSON Lines), then a final line {\"summary\": {\"target\", \"runs\", \"up\",
+\"degraded\", \"down\", \"timings\": {\"dns_us\": {\"min\", \"median\", \"p95\",
+\"max\"}, ..., \"total_us\": {...}}}}; timings summarise the runs that completed
+without an error and are null when none did.
+
+Exit status:
+  0  up (or degraded, unless --fail-on-degraded)
+  1  down (with --count: any run down)
+  2  usage error";
+
+/// Arguments of `bitwobbly check`.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // each bool is a plain on/off flag
+pub struct CheckArgs {
+    /// What to check: an `http(s)://`, `tcp://`, `dns://` or `tls://` target.
+    #[arg(
+        value_name = "TARGET",
+        help = "What to check: https://…, http://…, tcp://host:port, dns://name?type=MX, tls://host[:port]"
+    )]
+    pub target: String,
+
+    // === Request ===
+    /// HTTP method (default GET, or POST when --data is given).
+    #[arg(short = 'X', long, value_name = "METHOD", help_heading = "Request")]
+    pub method: Option<String>,
+
+    /// Request header `Name: value` (repeatable).
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "Request"
+    )]
+    pub headers: Vec<String>,
+
+    /// Request body; `@FILE` reads it from a file.
+    #[arg(short = 'd', long, value_name = "BODY", help_heading = "Request")]
+    pub data: Option<String>,
+
+    /// Limit for the whole check, e.g. 500ms or 10s (default 10s, at most 5m).
+    #[arg(long, value_name = "DUR", help_heading = "Request")]
+    pub timeout: Option<String>,
+
+    /// Redirects followed before failing (default 10).
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Request",
+        conflicts_with = "no_follow"
+    )]
+    pub max_redirects: Option<u8>,
+
+    /// Do not follow redirects: the first answer is the result.
+    #[arg(long, help_heading = "Request")]
+    pub no_follow: bool,
+
+    /// Response body bytes kept for assertions and the report (default 1MiB); accepts
+    /// k/KiB/M/MiB suffixes.
+    #[arg(long, value_name = "BYTES", help_heading = "Request")]
+    pub body_cap: Option<String>,
+
+    /// Fail with body_too_large when the body is longer than this; accepts suffixes.
+    #[arg(long, value_name = "BYTES", help_heading = "Request")]
+    pub max_body: Option<String>,
+
+    /// Only HTTP/1.1.
+    #[arg(long, help_heading = "Request", conflicts_with = "http2")]
+    pub http1: bool,
+
+    /// Only HTTP/2 (prior knowledge on http://, ALPN h2 on https://).
+    #[arg(long, help_heading = "Request")]
+    pub http2: bool,
+
+    /// Text sent after a TCP connect; escapes \r \n \t \\ \xNN are decoded. Implies reading
+    /// a banner.
+    #[arg(long, value_name = "TEXT", help_heading = "Request")]
+    pub send: Option<String>,
+
+    // === Connection ===
+    /// Accept any certificate (expired, self-signed, wrong name); still report it.
+    #[arg(short = 'k', long, help_heading = "Connection")]
+    pub insecure: bool,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM", help_heading = "Connection")]
+    pub ca_file: Option<String>,
+
+    /// Server name sent in SNI and verified, when it differs from the target host.
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub sni: Option<String>,
+
+    /// Only connect over IPv4.
+    #[arg(
+        short = '4',
+        long,
+        help_heading = "Connection",
+        conflicts_with = "ipv6"
+    )]
+    pub ipv4: bool,
+
+    /// Only connect over IPv6.
+    #[arg(short = '6', long, help_heading = "Connection")]
+    pub ipv6: bool,
+
+    /// DNS server for `dns://` queries and for resolving http, tcp and tls hosts.
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        help_heading = "Connection",
+        help = "DNS server ADDR[:PORT] (port 53 by default) used for dns:// queries and for \
+                resolving http, tcp and tls hosts. Default: the system resolver"
+    )]
+    pub resolver: Option<String>,
+
+    /// Talk to the --resolver over TCP instead of UDP.
+    #[arg(long, help_heading = "Connection")]
+    pub dns_tcp: bool,
+
+    // === Assertions ===
+    /// Expected status: 200, 200,204, 200-299 or 2xx. Default for HTTP: 200-399 after
+    /// redirects; giving this replaces the default.
+    #[arg(long, value_name = "CODES", help_heading = "Assertions")]
+    pub expect_status: Option<String>,
+
+    /// The body contains TEXT (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Assertions")]
+    pub expect_body: Vec<String>,
+
+    /// The body does not contain TEXT (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Assertions")]
+    pub expect_no_body: Vec<String>,
+
+    /// The body matches a regular expression (repeatable).
+    #[arg(long, value_name = "RE", help_heading = "Assertions")]
+    pub expect_body_regex: Vec<String>,
+
+    /// A JSONPath query on the body compared with a value.
+    #[arg(
+        long,
+        value_name = "PATH OP VALUE",
+        help_heading = "Assertions",
+        help = "A JSONPath query on the body compared with a value, e.g. '$.status == \"ok\"', \
+                '$.items[0].n > 3', '$.errors !exists'. OP is one of == != < <= > >= contains \
+                exists !exists; VALUE is JSON, and a bare word is taken as a string (repeatable)"
+    )]
+    pub expect_json: Vec<String>,
+
+    /// A response header has exactly this value (repeatable).
+    #[arg(long, value_name = "NAME: VALUE", help_heading = "Assertions")]
+    pub expect_header: Vec<String>,
+
+    /// A response header matches a regular expression (repeatable).
+    #[arg(long, value_name = "NAME: RE", help_heading = "Assertions")]
+    pub expect_header_regex: Vec<String>,
+
+    /// The whole check takes less than DUR, else it is down.
+    #[arg(long, value_name = "DUR", help_heading = "Assertions")]
+    pub max_time: Option<String>,
+
+    /// A phase (dns, connect, tls, ttfb, transfer) takes less than DUR, else the check is
+    /// down (repeatable).
+    #[arg(long, value_name = "PHASE=DUR", help_heading = "Assertions")]
+    pub max_phase: Vec<String>,
+
+    /// The whole check taking DUR or more makes it degraded (not down).
+    #[arg(long, value_name = "DUR", help_heading = "Assertions")]
+    pub degraded_time: Option<String>,
+
+    /// The certificate stays valid for more than N days.
+    #[arg(long, value_name = "N", help_heading = "Assertions")]
+    pub cert_min_days: Option<i64>,
+
+    /// A DNS answer contains TEXT, e.g. an address (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Assertions")]
+    pub expect_answer: Vec<String>,
+
+    /// The DNS response code, e.g. NOERROR or NXDOMAIN.
+    #[arg(long, value_name = "RCODE", help_heading = "Assertions")]
+    pub expect_rcode: Option<String>,
+
+    /// The TCP banner contains TEXT; escapes as for --send (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Assertions")]
+    pub expect_banner: Vec<String>,
+
+    /// The TCP banner matches a regular expression (repeatable).
+    #[arg(long, value_name = "RE", help_heading = "Assertions")]
+    pub expect_banner_regex: Vec<String>,
+
+    // === Output ===
+    /// Print the full report as JSON (see below for the shape with --count).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+
+    /// Run the check N times, then summarise the timings.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Output")]
+    pub count: u32,
+
+    /// Time between the starts of runs with --count (default 1s).
+    #[arg(long, value_name = "DUR", help_heading = "Output")]
+    pub interval: Option<String>,
+
+    /// Exit 1 when the check is degraded (by default degraded exits 0 with a warning).
+    #[arg(long, help_heading = "Output")]
+    pub fail_on_degraded: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn check(args: &[&str]) -> CheckArgs {
+        let cli = Cli::try_parse_from(["bitwobbly", "check"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Check(a) => *a,
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn repeatable_and_short_flags() {
+        let a = check(&[
+            "https://x/",
+            "-H",
+            "A: 1",
+            "-H",
+            "B: 2",
+            "-X",
+            "PUT",
+            "-k",
+            "-4",
+            "--count",
+            "3",
+        ]);
+        assert_eq!(a.headers, ["A: 1", "B: 2"]);
+        assert_eq!(a.method.as_deref(), Some("PUT"));
+        assert!(a.insecure && a.ipv4 && !a.ipv6);
+        assert_eq!(a.count, 3);
+    }
+
+    #[test]
+    fn conflicting_flags_are_usage_errors() {
+        for args in [
+            &["x", "-4", "-6"][..],
+            &["x", "--http1", "--http2"],
+            &["x", "--no-follow", "--max-redirects", "3"],
+            &["x", "--count", "0"],
+        ] {
+            let err = Cli::try_parse_from(["bitwobbly", "check"].iter().chain(args)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn global_flags_after_subcommand() {
+        let cli = Cli::try_parse_from(["bitwobbly", "check", "x", "-vv", "--no-color"]).unwrap();
+        assert_eq!(cli.verbose, 2);
+        assert!(cli.no_color);
+        assert_eq!(cli.default_log_filter(), "bitwobbly=trace");
+    }
+
+    #[test]
+    fn log_filter_defaults_and_quiet() {
+        let cli = Cli::try_parse_from(["bitwobbly", "check", "x"]).unwrap();
+        assert_eq!(cli.default_log_filter(), "bitwobbly=info");
+        let cli = Cli::try_parse_from(["bitwobbly", "-q", "check", "x"]).unwrap();
+        assert_eq!(cli.default_log_filter(), "bitwobbly=error");
+    }
+
+    #[test]
+    fn help_documents_default_status() {
+        let help = Cli::command()
+            .find_subcommand_mut("check")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("200-399"), "{help}");
+        assert!(help.contains("summary"), "{help}");
+    }
+}
