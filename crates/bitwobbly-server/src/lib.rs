@@ -1,1 +1,3 @@
-//! bitwobbly-server.
+//! The Bit Wobbly server: HTTP API, ingest, scheduler, notifier and status pages.
+//!
+//! This crate is reserved for `bitwobbly serve` and has no public API yet.
