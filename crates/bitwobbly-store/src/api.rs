@@ -1,0 +1,1852 @@
+//! The storage traits.
+//!
+//! Tenant-owned data is reached through [`Scoped`] (from [`Store::workspace`] or
+//! [`Tx::workspace`]): the workspace id is part of the scope, so a method cannot be called
+//! without it and never sees another workspace's rows. What no single workspace owns (accounts,
+//! and the work queues that nodes claim from) is reached through [`Global`].
+//!
+//! Every method takes `&mut self` so that the same traits work on a pooled [`Store`] scope and
+//! inside a [`Tx`].
+//!
+//! [`Store`]: crate::Store
+//! [`Store::workspace`]: crate::Store::workspace
+//! [`Tx`]: crate::Tx
+//! [`Tx::workspace`]: crate::Tx::workspace
+
+use std::time::Duration;
+
+use crate::backend::Lease;
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use crate::secret;
+use crate::store::{Global, Scoped, Source, run};
+use crate::types::*;
+
+// === global ===
+
+/// Workspaces, users, sessions and API-token authentication.
+pub trait AccountStore {
+    /// Creates a workspace.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the slug is taken.
+    fn create_workspace(
+        &mut self,
+        slug: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Workspace>> + Send;
+
+    /// A workspace by id.
+    fn workspace(
+        &mut self,
+        id: WorkspaceId,
+    ) -> impl Future<Output = Result<Option<Workspace>>> + Send;
+
+    /// A workspace by slug.
+    fn workspace_by_slug(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = Result<Option<Workspace>>> + Send;
+
+    /// Deletes a workspace and everything it owns.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn delete_workspace(&mut self, id: WorkspaceId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates a user; the password is hashed with argon2id. The email is trimmed and lowercased.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the email is taken.
+    fn create_user(
+        &mut self,
+        email: &str,
+        name: &str,
+        password: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<User>> + Send;
+
+    /// A user by id.
+    fn user(&mut self, id: UserId) -> impl Future<Output = Result<Option<User>>> + Send;
+
+    /// The user whose email and password match, or `None`.
+    fn verify_login(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> impl Future<Output = Result<Option<User>>> + Send;
+
+    /// Replaces a user's password.
+    fn set_password(
+        &mut self,
+        user: UserId,
+        password: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every workspace the user belongs to, with their role there.
+    fn workspaces_of(
+        &mut self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Vec<(Workspace, Role)>>> + Send;
+
+    /// Opens a login session; the secret is returned once and only its hash is stored.
+    fn create_session(
+        &mut self,
+        user: UserId,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(Session, Secret)>> + Send;
+
+    /// The live session for a secret (and its user), marking it seen; `None` if unknown or
+    /// expired.
+    fn session(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<(Session, User)>>> + Send;
+
+    /// Ends a session (logout). Returns whether it existed.
+    fn delete_session(&mut self, secret: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Deletes expired sessions; returns how many.
+    fn delete_expired_sessions(
+        &mut self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The live API token for a secret, recording its use; `None` if unknown, revoked or
+    /// expired. The hash comparison is constant-time.
+    fn authenticate_token(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<ApiToken>>> + Send;
+}
+
+/// Scheduling leases: nodes claim due monitors, renew and release them.
+pub trait ScheduleStore {
+    /// Claims up to `limit` due, unpaused monitors whose lease is free or expired, for `node`,
+    /// with a lease of `lease`. Concurrent claimers never get the same monitor while its lease
+    /// is live.
+    fn claim_due_monitors(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ClaimedMonitor>>> + Send;
+
+    /// Extends a live lease held by `node`.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold a live lease.
+    fn renew_monitor_lease(
+        &mut self,
+        monitor: MonitorId,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives the lease back and sets when the monitor is next due.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if another node holds it now.
+    fn release_monitor(
+        &mut self,
+        monitor: MonitorId,
+        node: &str,
+        next_run_at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The delivery side of the notification outbox.
+pub trait OutboxQueue {
+    /// Claims up to `limit` due pending notifications with a lease (each claim counts as an
+    /// attempt).
+    fn claim_notifications(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Notification>>> + Send;
+
+    /// Marks a claimed notification delivered.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold it.
+    fn mark_sent(
+        &mut self,
+        id: OutboxId,
+        node: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives a claimed notification back to be tried again at `next_attempt_at`.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold it.
+    fn schedule_retry(
+        &mut self,
+        id: OutboxId,
+        node: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives up on a claimed notification: it stays, dead, for an operator to see and replay.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold it.
+    fn mark_dead(
+        &mut self,
+        id: OutboxId,
+        node: &str,
+        now: Timestamp,
+        error: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes sent notifications finished before `before`; returns how many.
+    fn purge_sent(&mut self, before: Timestamp) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Rollups and retention of check results.
+pub trait Compaction {
+    /// Builds hourly rollups of every closed hour (ended `policy.settle` ago), daily rollups of
+    /// every fully rolled-up day, then deletes raw results and rollups past their retention
+    /// (raw results only once rolled up). Idempotent.
+    fn compact(
+        &mut self,
+        now: Timestamp,
+        policy: &RetentionPolicy,
+    ) -> impl Future<Output = Result<CompactionReport>> + Send;
+}
+
+impl<S: Source> AccountStore for Global<S> {
+    async fn create_workspace(
+        &mut self,
+        slug: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Workspace> {
+        if slug.is_empty() {
+            return Err(StoreError::invalid("slug", "must not be empty"));
+        }
+        run!(self.src, |c, ops| ops::accounts::create_workspace(
+            c, slug, name, now
+        )
+        .await)
+    }
+
+    async fn workspace(&mut self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        run!(self.src, |c, ops| ops::accounts::workspace(c, id).await)
+    }
+
+    async fn workspace_by_slug(&mut self, slug: &str) -> Result<Option<Workspace>> {
+        run!(self.src, |c, ops| ops::accounts::workspace_by_slug(c, slug)
+            .await)
+    }
+
+    async fn delete_workspace(&mut self, id: WorkspaceId) -> Result<()> {
+        run!(self.src, |c, ops| ops::accounts::delete_workspace(c, id)
+            .await)
+    }
+
+    async fn create_user(
+        &mut self,
+        email: &str,
+        name: &str,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<User> {
+        let email = email.trim().to_lowercase();
+        if !email.contains('@') {
+            return Err(StoreError::invalid("email", "must contain @"));
+        }
+        let hash = secret::hash_password(password).await?;
+        run!(self.src, |c, ops| ops::accounts::create_user(
+            c, &email, name, &hash, now
+        )
+        .await)
+    }
+
+    async fn user(&mut self, id: UserId) -> Result<Option<User>> {
+        run!(self.src, |c, ops| ops::accounts::user(c, id).await)
+    }
+
+    async fn verify_login(&mut self, email: &str, password: &str) -> Result<Option<User>> {
+        let email = email.trim().to_lowercase();
+        let found = run!(self.src, |c, ops| ops::accounts::user_with_hash(c, &email)
+            .await)?;
+        match found {
+            Some((user, hash)) if secret::verify_password(password, &hash).await? => Ok(Some(user)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn set_password(&mut self, user: UserId, password: &str) -> Result<()> {
+        let hash = secret::hash_password(password).await?;
+        run!(self.src, |c, ops| ops::accounts::set_password_hash(
+            c, user, &hash
+        )
+        .await)
+    }
+
+    async fn workspaces_of(&mut self, user: UserId) -> Result<Vec<(Workspace, Role)>> {
+        run!(self.src, |c, ops| ops::accounts::workspaces_of(c, user)
+            .await)
+    }
+
+    async fn create_session(
+        &mut self,
+        user: UserId,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<(Session, Secret)> {
+        let (secret, hash) = secret::new_session_secret()?;
+        let expires = now.plus(ttl);
+        let session = run!(self.src, |c, ops| ops::accounts::create_session(
+            c, user, &hash, now, expires
+        )
+        .await)?;
+        Ok((session, secret))
+    }
+
+    async fn session(&mut self, secret: &str, now: Timestamp) -> Result<Option<(Session, User)>> {
+        let hash = secret::token_hash(secret);
+        run!(self.src, |c, ops| ops::accounts::session_by_hash(
+            c, &hash, now
+        )
+        .await)
+    }
+
+    async fn delete_session(&mut self, secret: &str) -> Result<bool> {
+        let hash = secret::token_hash(secret);
+        run!(self.src, |c, ops| ops::accounts::delete_session(c, &hash)
+            .await)
+    }
+
+    async fn delete_expired_sessions(&mut self, now: Timestamp) -> Result<u64> {
+        run!(self.src, |c, ops| ops::accounts::delete_expired_sessions(
+            c, now
+        )
+        .await)
+    }
+
+    async fn authenticate_token(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiToken>> {
+        let Some(prefix) = secret::token_prefix(secret) else {
+            return Ok(None);
+        };
+        let found = run!(self.src, |c, ops| ops::accounts::token_by_prefix(c, prefix)
+            .await)?;
+        let Some((mut token, hash)) = found else {
+            return Ok(None);
+        };
+        let matches = secret::hashes_equal(&secret::token_hash(secret), &hash);
+        let live = token.revoked_at.is_none() && token.expires_at.is_none_or(|e| e > now);
+        if !(matches && live) {
+            return Ok(None);
+        }
+        run!(self.src, |c, ops| ops::accounts::touch_token(
+            c, token.id, now
+        )
+        .await)?;
+        token.last_used_at = Some(now);
+        Ok(Some(token))
+    }
+}
+
+impl<S: Source> ScheduleStore for Global<S> {
+    async fn claim_due_monitors(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedMonitor>> {
+        let lease = Lease::new(node, now, lease, limit);
+        run!(self.src, |c, ops| ops::monitors::claim_due(c, lease).await)
+    }
+
+    async fn renew_monitor_lease(
+        &mut self,
+        monitor: MonitorId,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<()> {
+        let until = now.plus(lease);
+        run!(self.src, |c, ops| ops::monitors::renew(
+            c, monitor, node, now, until
+        )
+        .await)
+    }
+
+    async fn release_monitor(
+        &mut self,
+        monitor: MonitorId,
+        node: &str,
+        next_run_at: Timestamp,
+    ) -> Result<()> {
+        run!(self.src, |c, ops| ops::monitors::release(
+            c,
+            monitor,
+            node,
+            next_run_at
+        )
+        .await)
+    }
+}
+
+impl<S: Source> OutboxQueue for Global<S> {
+    async fn claim_notifications(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Notification>> {
+        let lease = Lease::new(node, now, lease, limit);
+        run!(self.src, |c, ops| ops::notify::claim(c, lease).await)
+    }
+
+    async fn mark_sent(&mut self, id: OutboxId, node: &str, now: Timestamp) -> Result<()> {
+        run!(self.src, |c, ops| ops::notify::mark_sent(c, id, node, now)
+            .await)
+    }
+
+    async fn schedule_retry(
+        &mut self,
+        id: OutboxId,
+        node: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<()> {
+        run!(self.src, |c, ops| ops::notify::retry(
+            c,
+            id,
+            node,
+            next_attempt_at,
+            error
+        )
+        .await)
+    }
+
+    async fn mark_dead(
+        &mut self,
+        id: OutboxId,
+        node: &str,
+        now: Timestamp,
+        error: &str,
+    ) -> Result<()> {
+        run!(self.src, |c, ops| ops::notify::mark_dead(
+            c, id, node, now, error
+        )
+        .await)
+    }
+
+    async fn purge_sent(&mut self, before: Timestamp) -> Result<u64> {
+        run!(self.src, |c, ops| ops::notify::purge_sent(c, before).await)
+    }
+}
+
+impl<S: Source> Compaction for Global<S> {
+    async fn compact(
+        &mut self,
+        now: Timestamp,
+        policy: &RetentionPolicy,
+    ) -> Result<CompactionReport> {
+        run!(self.src, |c, ops| ops::results::compact(c, now, policy)
+            .await)
+    }
+}
+
+// === workspace-scoped ===
+
+/// Members of the workspace and its API tokens.
+pub trait MemberStore {
+    /// Adds a user to the workspace, or changes their role.
+    fn set_member(
+        &mut self,
+        user: UserId,
+        role: Role,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Membership>> + Send;
+
+    /// Removes a user from the workspace.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if they were not a member.
+    fn remove_member(&mut self, user: UserId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every member.
+    fn members(&mut self) -> impl Future<Output = Result<Vec<Membership>>> + Send;
+
+    /// A user's role here, if they are a member.
+    fn role_of(&mut self, user: UserId) -> impl Future<Output = Result<Option<Role>>> + Send;
+
+    /// Creates an API token acting with `role`; the secret is returned once.
+    fn create_api_token(
+        &mut self,
+        name: &str,
+        role: Role,
+        created_by: Option<UserId>,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> impl Future<Output = Result<(ApiToken, Secret)>> + Send;
+
+    /// Every API token (without secrets).
+    fn api_tokens(&mut self) -> impl Future<Output = Result<Vec<ApiToken>>> + Send;
+
+    /// Revokes a token.
+    fn revoke_api_token(
+        &mut self,
+        id: ApiTokenId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Monitors and their running state.
+pub trait MonitorStore {
+    /// Creates a monitor, due at once.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an empty name or a zero interval.
+    fn create_monitor(
+        &mut self,
+        new: &NewMonitor,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Monitor>> + Send;
+
+    /// A monitor by id.
+    fn monitor(&mut self, id: MonitorId) -> impl Future<Output = Result<Option<Monitor>>> + Send;
+
+    /// Every monitor, by id.
+    fn monitors(&mut self) -> impl Future<Output = Result<Vec<Monitor>>> + Send;
+
+    /// Replaces a monitor's definition.
+    fn update_monitor(
+        &mut self,
+        id: MonitorId,
+        new: &NewMonitor,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Monitor>> + Send;
+
+    /// Pauses or resumes a monitor (resuming makes it due at once).
+    fn set_paused(
+        &mut self,
+        id: MonitorId,
+        paused: bool,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes a monitor with its results and rollups.
+    fn delete_monitor(&mut self, id: MonitorId) -> impl Future<Output = Result<()>> + Send;
+
+    /// A monitor's running state.
+    fn monitor_state(
+        &mut self,
+        id: MonitorId,
+    ) -> impl Future<Output = Result<Option<MonitorState>>> + Send;
+
+    /// Writes the state core decided after a result.
+    fn update_monitor_state(
+        &mut self,
+        id: MonitorId,
+        update: &StateUpdate,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Replaces the notification channels of a monitor.
+    fn set_monitor_channels(
+        &mut self,
+        id: MonitorId,
+        channels: &[ChannelId],
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Check results and their rollups.
+pub trait ResultStore {
+    /// Writes a batch of results in one transaction; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if any monitor is not in the workspace (nothing is written).
+    fn insert_results(
+        &mut self,
+        batch: &[NewCheckResult],
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// A page of one monitor's results in a time range.
+    fn results(
+        &mut self,
+        query: &ResultQuery,
+    ) -> impl Future<Output = Result<Page<CheckResult>>> + Send;
+
+    /// The newest result of each monitor that has one.
+    fn latest_results(&mut self) -> impl Future<Output = Result<Vec<CheckResult>>> + Send;
+
+    /// Hourly rollups of a monitor with `bucket_start` in `[from, to)`.
+    fn hourly_rollups(
+        &mut self,
+        monitor: MonitorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Rollup>>> + Send;
+
+    /// Daily rollups of a monitor with `bucket_start` in `[from, to)`.
+    fn daily_rollups(
+        &mut self,
+        monitor: MonitorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Rollup>>> + Send;
+
+    /// Daily up/degraded/down counts of many monitors (an uptime bar), one query.
+    fn uptime_days(
+        &mut self,
+        monitors: &[MonitorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<DayUptime>>> + Send;
+}
+
+/// Incidents and their timelines.
+pub trait IncidentStore {
+    /// Opens an incident with its first update.
+    fn open_incident(&mut self, new: &NewIncident)
+    -> impl Future<Output = Result<Incident>> + Send;
+
+    /// An incident by id.
+    fn incident(&mut self, id: IncidentId)
+    -> impl Future<Output = Result<Option<Incident>>> + Send;
+
+    /// Incidents, newest first; `open_only` leaves out resolved ones.
+    fn incidents(
+        &mut self,
+        open_only: bool,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Incident>>> + Send;
+
+    /// The unresolved incident of a monitor, if any.
+    fn open_incident_for_monitor(
+        &mut self,
+        monitor: MonitorId,
+    ) -> impl Future<Output = Result<Option<Incident>>> + Send;
+
+    /// Posts an update, moving the incident to `status` (resolved sets `resolved_at`).
+    fn add_incident_update(
+        &mut self,
+        id: IncidentId,
+        status: IncidentStatus,
+        message: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<IncidentUpdate>> + Send;
+
+    /// An incident's updates, oldest first.
+    fn incident_updates(
+        &mut self,
+        id: IncidentId,
+    ) -> impl Future<Output = Result<Vec<IncidentUpdate>>> + Send;
+
+    /// Replaces the status-page components an incident affects.
+    fn set_incident_components(
+        &mut self,
+        id: IncidentId,
+        components: &[ComponentId],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The components an incident affects.
+    fn incident_components(
+        &mut self,
+        id: IncidentId,
+    ) -> impl Future<Output = Result<Vec<ComponentId>>> + Send;
+}
+
+/// Notification channels and the workspace's side of the outbox.
+pub trait NotificationStore {
+    /// Creates a channel.
+    fn create_channel(
+        &mut self,
+        new: &NewChannel,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Channel>> + Send;
+
+    /// Every channel.
+    fn channels(&mut self) -> impl Future<Output = Result<Vec<Channel>>> + Send;
+
+    /// The channels of a monitor.
+    fn channels_for_monitor(
+        &mut self,
+        monitor: MonitorId,
+    ) -> impl Future<Output = Result<Vec<Channel>>> + Send;
+
+    /// Deletes a channel (and its pending notifications).
+    fn delete_channel(&mut self, id: ChannelId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Puts a notification in the outbox. Call it on a [`Tx`](crate::Tx) scope to commit it
+    /// with the change that caused it.
+    fn enqueue_notification(
+        &mut self,
+        new: &NewNotification,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Notification>> + Send;
+
+    /// An outbox row by id.
+    fn notification(
+        &mut self,
+        id: OutboxId,
+    ) -> impl Future<Output = Result<Option<Notification>>> + Send;
+
+    /// Dead notifications, most recent first.
+    fn dead_notifications(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Notification>>> + Send;
+
+    /// Puts a dead notification back in the queue, due at `now`, with a fresh attempt count.
+    fn replay_notification(
+        &mut self,
+        id: OutboxId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl<S: Source> MemberStore for Scoped<S> {
+    async fn set_member(&mut self, user: UserId, role: Role, now: Timestamp) -> Result<Membership> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::set_member(
+            c, ws, user, role, now
+        )
+        .await)
+    }
+
+    async fn remove_member(&mut self, user: UserId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::remove_member(c, ws, user)
+            .await)
+    }
+
+    async fn members(&mut self) -> Result<Vec<Membership>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::members(c, ws).await)
+    }
+
+    async fn role_of(&mut self, user: UserId) -> Result<Option<Role>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::role_of(c, ws, user).await)
+    }
+
+    async fn create_api_token(
+        &mut self,
+        name: &str,
+        role: Role,
+        created_by: Option<UserId>,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(ApiToken, Secret)> {
+        let ws = self.ws;
+        let (secret, prefix, hash) = secret::new_token()?;
+        let token = run!(self.src, |c, ops| ops::accounts::create_token(
+            c, ws, name, &prefix, &hash, role, created_by, now, expires_at
+        )
+        .await)?;
+        Ok((token, secret))
+    }
+
+    async fn api_tokens(&mut self) -> Result<Vec<ApiToken>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::tokens(c, ws).await)
+    }
+
+    async fn revoke_api_token(&mut self, id: ApiTokenId, now: Timestamp) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::revoke_token(
+            c, ws, id, now
+        )
+        .await)
+    }
+}
+
+impl<S: Source> MonitorStore for Scoped<S> {
+    async fn create_monitor(&mut self, new: &NewMonitor, now: Timestamp) -> Result<Monitor> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::create(c, ws, new, now)
+            .await)
+    }
+
+    async fn monitor(&mut self, id: MonitorId) -> Result<Option<Monitor>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::get(c, ws, id).await)
+    }
+
+    async fn monitors(&mut self) -> Result<Vec<Monitor>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::list(c, ws).await)
+    }
+
+    async fn update_monitor(
+        &mut self,
+        id: MonitorId,
+        new: &NewMonitor,
+        now: Timestamp,
+    ) -> Result<Monitor> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::update(
+            c, ws, id, new, now
+        )
+        .await)
+    }
+
+    async fn set_paused(&mut self, id: MonitorId, paused: bool, now: Timestamp) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::set_paused(
+            c, ws, id, paused, now
+        )
+        .await)
+    }
+
+    async fn delete_monitor(&mut self, id: MonitorId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::delete(c, ws, id).await)
+    }
+
+    async fn monitor_state(&mut self, id: MonitorId) -> Result<Option<MonitorState>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::state(c, ws, id).await)
+    }
+
+    async fn update_monitor_state(&mut self, id: MonitorId, update: &StateUpdate) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::update_state(
+            c, ws, id, update
+        )
+        .await)
+    }
+
+    async fn set_monitor_channels(&mut self, id: MonitorId, channels: &[ChannelId]) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::set_channels(
+            c, ws, id, channels
+        )
+        .await)
+    }
+}
+
+impl<S: Source> ResultStore for Scoped<S> {
+    async fn insert_results(&mut self, batch: &[NewCheckResult]) -> Result<u64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::insert(c, ws, batch).await)
+    }
+
+    async fn results(&mut self, query: &ResultQuery) -> Result<Page<CheckResult>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::query(c, ws, query).await)
+    }
+
+    async fn latest_results(&mut self) -> Result<Vec<CheckResult>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::latest(c, ws).await)
+    }
+
+    async fn hourly_rollups(
+        &mut self,
+        monitor: MonitorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Rollup>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::rollups(
+            c, ws, false, monitor, from, to
+        )
+        .await)
+    }
+
+    async fn daily_rollups(
+        &mut self,
+        monitor: MonitorId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Rollup>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::rollups(
+            c, ws, true, monitor, from, to
+        )
+        .await)
+    }
+
+    async fn uptime_days(
+        &mut self,
+        monitors: &[MonitorId],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<DayUptime>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::results::uptime_days(
+            c, ws, monitors, from, to
+        )
+        .await)
+    }
+}
+
+impl<S: Source> IncidentStore for Scoped<S> {
+    async fn open_incident(&mut self, new: &NewIncident) -> Result<Incident> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::open(c, ws, new).await)
+    }
+
+    async fn incident(&mut self, id: IncidentId) -> Result<Option<Incident>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::get(c, ws, id).await)
+    }
+
+    async fn incidents(&mut self, open_only: bool, limit: u32) -> Result<Vec<Incident>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::list(
+            c, ws, open_only, limit
+        )
+        .await)
+    }
+
+    async fn open_incident_for_monitor(&mut self, monitor: MonitorId) -> Result<Option<Incident>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::open_for_monitor(
+            c, ws, monitor
+        )
+        .await)
+    }
+
+    async fn add_incident_update(
+        &mut self,
+        id: IncidentId,
+        status: IncidentStatus,
+        message: &str,
+        at: Timestamp,
+    ) -> Result<IncidentUpdate> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::add_update(
+            c, ws, id, status, message, at
+        )
+        .await)
+    }
+
+    async fn incident_updates(&mut self, id: IncidentId) -> Result<Vec<IncidentUpdate>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::updates(c, ws, id).await)
+    }
+
+    async fn set_incident_components(
+        &mut self,
+        id: IncidentId,
+        components: &[ComponentId],
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::set_components(
+            c, ws, id, components
+        )
+        .await)
+    }
+
+    async fn incident_components(&mut self, id: IncidentId) -> Result<Vec<ComponentId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::components(c, ws, id)
+            .await)
+    }
+}
+
+impl<S: Source> NotificationStore for Scoped<S> {
+    async fn create_channel(&mut self, new: &NewChannel, now: Timestamp) -> Result<Channel> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::create_channel(
+            c, ws, new, now
+        )
+        .await)
+    }
+
+    async fn channels(&mut self) -> Result<Vec<Channel>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::channels(c, ws).await)
+    }
+
+    async fn channels_for_monitor(&mut self, monitor: MonitorId) -> Result<Vec<Channel>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::channels_for_monitor(
+            c, ws, monitor
+        )
+        .await)
+    }
+
+    async fn delete_channel(&mut self, id: ChannelId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::delete_channel(c, ws, id)
+            .await)
+    }
+
+    async fn enqueue_notification(
+        &mut self,
+        new: &NewNotification,
+        now: Timestamp,
+    ) -> Result<Notification> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::enqueue(c, ws, new, now)
+            .await)
+    }
+
+    async fn notification(&mut self, id: OutboxId) -> Result<Option<Notification>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::get(c, ws, id).await)
+    }
+
+    async fn dead_notifications(&mut self, limit: u32) -> Result<Vec<Notification>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::dead(c, ws, limit).await)
+    }
+
+    async fn replay_notification(&mut self, id: OutboxId, now: Timestamp) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::replay(c, ws, id, now).await)
+    }
+}
+
+/// Status pages and what is on them.
+pub trait StatusPageStore {
+    /// Creates a page.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if the slug or domain is taken (by any workspace).
+    fn create_status_page(
+        &mut self,
+        new: &NewStatusPage,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<StatusPage>> + Send;
+
+    /// Replaces a page's settings.
+    fn update_status_page(
+        &mut self,
+        id: StatusPageId,
+        new: &NewStatusPage,
+    ) -> impl Future<Output = Result<StatusPage>> + Send;
+
+    /// A page by id.
+    fn status_page(
+        &mut self,
+        id: StatusPageId,
+    ) -> impl Future<Output = Result<Option<StatusPage>>> + Send;
+
+    /// Every page.
+    fn status_pages(&mut self) -> impl Future<Output = Result<Vec<StatusPage>>> + Send;
+
+    /// Deletes a page with its groups, components and subscribers.
+    fn delete_status_page(&mut self, id: StatusPageId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds a component group to a page.
+    fn create_component_group(
+        &mut self,
+        page: StatusPageId,
+        name: &str,
+        position: i64,
+    ) -> impl Future<Output = Result<ComponentGroup>> + Send;
+
+    /// A page's groups in order.
+    fn component_groups(
+        &mut self,
+        page: StatusPageId,
+    ) -> impl Future<Output = Result<Vec<ComponentGroup>>> + Send;
+
+    /// Deletes a group (its components stay, ungrouped).
+    fn delete_component_group(
+        &mut self,
+        id: ComponentGroupId,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds a component; page, group and monitor must be in the workspace.
+    fn create_component(
+        &mut self,
+        new: &NewComponent,
+    ) -> impl Future<Output = Result<Component>> + Send;
+
+    /// A page's components in order.
+    fn components(
+        &mut self,
+        page: StatusPageId,
+    ) -> impl Future<Output = Result<Vec<Component>>> + Send;
+
+    /// Sets a component's status.
+    fn set_component_status(
+        &mut self,
+        id: ComponentId,
+        status: ComponentStatus,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Orders a page's components as listed.
+    fn reorder_components(
+        &mut self,
+        page: StatusPageId,
+        order: &[ComponentId],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes a component.
+    fn delete_component(&mut self, id: ComponentId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Schedules a maintenance window (one-off or recurring) on some components.
+    fn create_maintenance(
+        &mut self,
+        new: &NewMaintenance,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Maintenance>> + Send;
+
+    /// Windows that end after `after`, by start.
+    fn maintenances(
+        &mut self,
+        after: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Maintenance>>> + Send;
+
+    /// The components a window covers.
+    fn maintenance_components(
+        &mut self,
+        id: MaintenanceId,
+    ) -> impl Future<Output = Result<Vec<ComponentId>>> + Send;
+
+    /// Deletes a window.
+    fn delete_maintenance(&mut self, id: MaintenanceId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Subscribes an email address or webhook to a page (unconfirmed).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if already subscribed.
+    fn add_subscriber(
+        &mut self,
+        page: StatusPageId,
+        kind: SubscriberKind,
+        target: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Subscriber>> + Send;
+
+    /// Marks a subscriber confirmed.
+    fn confirm_subscriber(&mut self, id: SubscriberId) -> impl Future<Output = Result<()>> + Send;
+
+    /// A page's subscribers.
+    fn subscribers(
+        &mut self,
+        page: StatusPageId,
+    ) -> impl Future<Output = Result<Vec<Subscriber>>> + Send;
+
+    /// Removes a subscriber.
+    fn remove_subscriber(&mut self, id: SubscriberId) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Error-tracking and cron ingest owned by a workspace.
+pub trait IngestStore {
+    /// Creates a project.
+    fn create_project(
+        &mut self,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Project>> + Send;
+
+    /// Every project.
+    fn projects(&mut self) -> impl Future<Output = Result<Vec<Project>>> + Send;
+
+    /// A project by id.
+    fn project(&mut self, id: ProjectId) -> impl Future<Output = Result<Option<Project>>> + Send;
+
+    /// Replaces the notification channels of a project.
+    fn set_project_channels(
+        &mut self,
+        project: ProjectId,
+        channels: &[ChannelId],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The notification channels of a project.
+    fn project_channels(
+        &mut self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Vec<ChannelId>>> + Send;
+
+    /// Creates an active DSN key with a random public key.
+    fn create_dsn_key(
+        &mut self,
+        project: ProjectId,
+        label: &str,
+        rate_limit_per_minute: Option<i64>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<DsnKey>> + Send;
+
+    /// A project's DSN keys.
+    fn dsn_keys(&mut self, project: ProjectId) -> impl Future<Output = Result<Vec<DsnKey>>> + Send;
+
+    /// Enables or disables a key and sets its rate limit.
+    fn update_dsn_key(
+        &mut self,
+        id: DsnKeyId,
+        status: KeyStatus,
+        rate_limit_per_minute: Option<i64>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records a received envelope's manifest: it joins the processing queue.
+    fn record_envelope(
+        &mut self,
+        new: &NewEnvelope,
+    ) -> impl Future<Output = Result<Envelope>> + Send;
+
+    /// An envelope manifest by id.
+    fn envelope(&mut self, id: EnvelopeId)
+    -> impl Future<Output = Result<Option<Envelope>>> + Send;
+
+    /// Stores an event; `None` if the project already has one with this event id.
+    fn insert_event(
+        &mut self,
+        new: &NewEvent,
+    ) -> impl Future<Output = Result<Option<Event>>> + Send;
+
+    /// An event by its SDK event id.
+    fn event(
+        &mut self,
+        project: ProjectId,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<Event>>> + Send;
+
+    /// An issue's latest events.
+    fn events_for_issue(
+        &mut self,
+        issue: IssueId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Event>>> + Send;
+
+    /// Records an event on its issue: creates the issue, counts the event, or reopens a
+    /// resolved issue as regressed.
+    fn record_sighting(
+        &mut self,
+        sighting: &IssueSighting,
+    ) -> impl Future<Output = Result<IssueOutcome>> + Send;
+
+    /// An issue by id.
+    fn issue(&mut self, id: IssueId) -> impl Future<Output = Result<Option<Issue>>> + Send;
+
+    /// A project's issues, most recently seen first, optionally of one status.
+    fn issues(
+        &mut self,
+        project: ProjectId,
+        status: Option<IssueStatus>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Issue>>> + Send;
+
+    /// Resolves, ignores or reopens an issue.
+    fn set_issue_status(
+        &mut self,
+        id: IssueId,
+        status: IssueStatus,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores performance transactions in one transaction.
+    fn insert_transactions(
+        &mut self,
+        batch: &[NewTransaction],
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// A project's transactions in `[from, to)`.
+    fn transactions(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<NewTransaction>>> + Send;
+
+    /// Adds session counts to their release/environment/bucket row.
+    fn add_session_counts(
+        &mut self,
+        counts: &SessionCounts,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A project's session rollups with buckets in `[from, to)`.
+    fn session_counts(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<SessionCounts>>> + Send;
+
+    /// Stores a cron check-in.
+    fn insert_check_in(&mut self, new: &NewCheckIn)
+    -> impl Future<Output = Result<CheckIn>> + Send;
+
+    /// A cron monitor's latest check-ins.
+    fn check_ins(
+        &mut self,
+        project: ProjectId,
+        monitor_slug: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<CheckIn>>> + Send;
+
+    /// Stores an attachment reference.
+    fn insert_attachment(
+        &mut self,
+        new: &NewAttachment,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Attachment>> + Send;
+
+    /// An event's attachments.
+    fn attachments(
+        &mut self,
+        project: ProjectId,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Vec<Attachment>>> + Send;
+}
+
+/// The global side of ingest: key lookup for authentication, public page lookup, and the
+/// envelope processing queue.
+pub trait IngestQueue {
+    /// The DSN key with this public key (any workspace), for authenticating SDK requests.
+    fn dsn_key_by_public_key(
+        &mut self,
+        public_key: &str,
+    ) -> impl Future<Output = Result<Option<DsnKey>>> + Send;
+
+    /// Every active DSN key, to fill an ingest cache.
+    fn active_dsn_keys(&mut self) -> impl Future<Output = Result<Vec<DsnKey>>> + Send;
+
+    /// The status page served at a slug or custom domain (custom domain wins).
+    fn status_page_by_address(
+        &mut self,
+        address: &str,
+    ) -> impl Future<Output = Result<Option<StatusPage>>> + Send;
+
+    /// Claims up to `limit` pending envelopes, oldest first, with a lease (each claim counts as
+    /// an attempt).
+    fn claim_envelopes(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Envelope>>> + Send;
+
+    /// Marks a claimed envelope processed.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold it.
+    fn complete_envelope(
+        &mut self,
+        id: EnvelopeId,
+        node: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives a claimed envelope back to the queue after a transient error.
+    fn release_envelope(
+        &mut self,
+        id: EnvelopeId,
+        node: &str,
+        error: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Marks a claimed envelope failed for good.
+    fn fail_envelope(
+        &mut self,
+        id: EnvelopeId,
+        node: &str,
+        error: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes up to `limit` processed manifests received before `before`; returns their blob
+    /// keys for the caller to delete from blob storage.
+    fn delete_processed_envelopes(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+}
+
+impl<S: Source> StatusPageStore for Scoped<S> {
+    async fn create_status_page(
+        &mut self,
+        new: &NewStatusPage,
+        now: Timestamp,
+    ) -> Result<StatusPage> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::create_page(c, ws, new, now)
+            .await)
+    }
+
+    async fn update_status_page(
+        &mut self,
+        id: StatusPageId,
+        new: &NewStatusPage,
+    ) -> Result<StatusPage> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::update_page(c, ws, id, new)
+            .await)
+    }
+
+    async fn status_page(&mut self, id: StatusPageId) -> Result<Option<StatusPage>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::page(c, ws, id).await)
+    }
+
+    async fn status_pages(&mut self) -> Result<Vec<StatusPage>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::pages(c, ws).await)
+    }
+
+    async fn delete_status_page(&mut self, id: StatusPageId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::delete_page(c, ws, id).await)
+    }
+
+    async fn create_component_group(
+        &mut self,
+        page: StatusPageId,
+        name: &str,
+        position: i64,
+    ) -> Result<ComponentGroup> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::create_group(
+            c, ws, page, name, position
+        )
+        .await)
+    }
+
+    async fn component_groups(&mut self, page: StatusPageId) -> Result<Vec<ComponentGroup>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::groups(c, ws, page).await)
+    }
+
+    async fn delete_component_group(&mut self, id: ComponentGroupId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::delete_group(c, ws, id).await)
+    }
+
+    async fn create_component(&mut self, new: &NewComponent) -> Result<Component> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::create_component(c, ws, new)
+            .await)
+    }
+
+    async fn components(&mut self, page: StatusPageId) -> Result<Vec<Component>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::components(c, ws, page).await)
+    }
+
+    async fn set_component_status(
+        &mut self,
+        id: ComponentId,
+        status: ComponentStatus,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::set_component_status(
+            c, ws, id, status
+        )
+        .await)
+    }
+
+    async fn reorder_components(
+        &mut self,
+        page: StatusPageId,
+        order: &[ComponentId],
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::reorder_components(
+            c, ws, page, order
+        )
+        .await)
+    }
+
+    async fn delete_component(&mut self, id: ComponentId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::delete_component(c, ws, id)
+            .await)
+    }
+
+    async fn create_maintenance(
+        &mut self,
+        new: &NewMaintenance,
+        now: Timestamp,
+    ) -> Result<Maintenance> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::create_maintenance(
+            c, ws, new, now
+        )
+        .await)
+    }
+
+    async fn maintenances(&mut self, after: Timestamp) -> Result<Vec<Maintenance>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenances(c, ws, after)
+            .await)
+    }
+
+    async fn maintenance_components(&mut self, id: MaintenanceId) -> Result<Vec<ComponentId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenance_components(
+            c, ws, id
+        )
+        .await)
+    }
+
+    async fn delete_maintenance(&mut self, id: MaintenanceId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::delete_maintenance(c, ws, id)
+            .await)
+    }
+
+    async fn add_subscriber(
+        &mut self,
+        page: StatusPageId,
+        kind: SubscriberKind,
+        target: &str,
+        now: Timestamp,
+    ) -> Result<Subscriber> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::add_subscriber(
+            c, ws, page, kind, target, now
+        )
+        .await)
+    }
+
+    async fn confirm_subscriber(&mut self, id: SubscriberId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::confirm_subscriber(c, ws, id)
+            .await)
+    }
+
+    async fn subscribers(&mut self, page: StatusPageId) -> Result<Vec<Subscriber>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::subscribers(c, ws, page)
+            .await)
+    }
+
+    async fn remove_subscriber(&mut self, id: SubscriberId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::remove_subscriber(c, ws, id)
+            .await)
+    }
+}
+
+impl<S: Source> IngestStore for Scoped<S> {
+    async fn create_project(
+        &mut self,
+        slug: &str,
+        name: &str,
+        platform: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Project> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::create_project(
+            c, ws, slug, name, platform, now
+        )
+        .await)
+    }
+
+    async fn projects(&mut self) -> Result<Vec<Project>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::projects(c, ws).await)
+    }
+
+    async fn project(&mut self, id: ProjectId) -> Result<Option<Project>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::project(c, ws, id).await)
+    }
+
+    async fn set_project_channels(
+        &mut self,
+        project: ProjectId,
+        channels: &[ChannelId],
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::set_project_channels(
+            c, ws, project, channels
+        )
+        .await)
+    }
+
+    async fn project_channels(&mut self, project: ProjectId) -> Result<Vec<ChannelId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::project_channels(
+            c, ws, project
+        )
+        .await)
+    }
+
+    async fn create_dsn_key(
+        &mut self,
+        project: ProjectId,
+        label: &str,
+        rate_limit_per_minute: Option<i64>,
+        now: Timestamp,
+    ) -> Result<DsnKey> {
+        let ws = self.ws;
+        let public_key = secret::new_public_key()?;
+        run!(self.src, |c, ops| ops::ingest::create_dsn_key(
+            c,
+            ws,
+            project,
+            &public_key,
+            label,
+            rate_limit_per_minute,
+            now
+        )
+        .await)
+    }
+
+    async fn dsn_keys(&mut self, project: ProjectId) -> Result<Vec<DsnKey>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::dsn_keys(c, ws, project)
+            .await)
+    }
+
+    async fn update_dsn_key(
+        &mut self,
+        id: DsnKeyId,
+        status: KeyStatus,
+        rate_limit_per_minute: Option<i64>,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::update_dsn_key(
+            c,
+            ws,
+            id,
+            status,
+            rate_limit_per_minute
+        )
+        .await)
+    }
+
+    async fn record_envelope(&mut self, new: &NewEnvelope) -> Result<Envelope> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::record_envelope(c, ws, new)
+            .await)
+    }
+
+    async fn envelope(&mut self, id: EnvelopeId) -> Result<Option<Envelope>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::envelope(c, ws, id).await)
+    }
+
+    async fn insert_event(&mut self, new: &NewEvent) -> Result<Option<Event>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_event(c, ws, new)
+            .await)
+    }
+
+    async fn event(&mut self, project: ProjectId, event_id: &str) -> Result<Option<Event>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::event(
+            c, ws, project, event_id
+        )
+        .await)
+    }
+
+    async fn events_for_issue(&mut self, issue: IssueId, limit: u32) -> Result<Vec<Event>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::events_for_issue(
+            c, ws, issue, limit
+        )
+        .await)
+    }
+
+    async fn record_sighting(&mut self, sighting: &IssueSighting) -> Result<IssueOutcome> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::record_sighting(
+            c, ws, sighting
+        )
+        .await)
+    }
+
+    async fn issue(&mut self, id: IssueId) -> Result<Option<Issue>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::issue(c, ws, id).await)
+    }
+
+    async fn issues(
+        &mut self,
+        project: ProjectId,
+        status: Option<IssueStatus>,
+        limit: u32,
+    ) -> Result<Vec<Issue>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::issues(
+            c, ws, project, status, limit
+        )
+        .await)
+    }
+
+    async fn set_issue_status(
+        &mut self,
+        id: IssueId,
+        status: IssueStatus,
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::set_issue_status(
+            c, ws, id, status, now
+        )
+        .await)
+    }
+
+    async fn insert_transactions(&mut self, batch: &[NewTransaction]) -> Result<u64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_transactions(
+            c, ws, batch
+        )
+        .await)
+    }
+
+    async fn transactions(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<NewTransaction>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::transactions(
+            c, ws, project, from, to, limit
+        )
+        .await)
+    }
+
+    async fn add_session_counts(&mut self, counts: &SessionCounts) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::add_session_counts(
+            c, ws, counts
+        )
+        .await)
+    }
+
+    async fn session_counts(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<SessionCounts>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::session_counts(
+            c, ws, project, from, to
+        )
+        .await)
+    }
+
+    async fn insert_check_in(&mut self, new: &NewCheckIn) -> Result<CheckIn> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_check_in(c, ws, new)
+            .await)
+    }
+
+    async fn check_ins(
+        &mut self,
+        project: ProjectId,
+        monitor_slug: &str,
+        limit: u32,
+    ) -> Result<Vec<CheckIn>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::check_ins(
+            c,
+            ws,
+            project,
+            monitor_slug,
+            limit
+        )
+        .await)
+    }
+
+    async fn insert_attachment(
+        &mut self,
+        new: &NewAttachment,
+        now: Timestamp,
+    ) -> Result<Attachment> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_attachment(
+            c, ws, new, now
+        )
+        .await)
+    }
+
+    async fn attachments(&mut self, project: ProjectId, event_id: &str) -> Result<Vec<Attachment>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::attachments(
+            c, ws, project, event_id
+        )
+        .await)
+    }
+}
+
+impl<S: Source> IngestQueue for Global<S> {
+    async fn dsn_key_by_public_key(&mut self, public_key: &str) -> Result<Option<DsnKey>> {
+        run!(self.src, |c, ops| ops::ingest::dsn_key_by_public_key(
+            c, public_key
+        )
+        .await)
+    }
+
+    async fn active_dsn_keys(&mut self) -> Result<Vec<DsnKey>> {
+        run!(self.src, |c, ops| ops::ingest::active_dsn_keys(c).await)
+    }
+
+    async fn status_page_by_address(&mut self, address: &str) -> Result<Option<StatusPage>> {
+        run!(self.src, |c, ops| ops::pages::page_by_address(c, address)
+            .await)
+    }
+
+    async fn claim_envelopes(
+        &mut self,
+        node: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Envelope>> {
+        let lease = Lease::new(node, now, lease, limit);
+        run!(self.src, |c, ops| ops::ingest::claim_envelopes(c, lease)
+            .await)
+    }
+
+    async fn complete_envelope(&mut self, id: EnvelopeId, node: &str) -> Result<()> {
+        run!(self.src, |c, ops| ops::ingest::finish_envelope(
+            c,
+            id,
+            node,
+            EnvelopeState::Done,
+            None
+        )
+        .await)
+    }
+
+    async fn release_envelope(&mut self, id: EnvelopeId, node: &str, error: &str) -> Result<()> {
+        run!(self.src, |c, ops| ops::ingest::finish_envelope(
+            c,
+            id,
+            node,
+            EnvelopeState::Pending,
+            Some(error)
+        )
+        .await)
+    }
+
+    async fn fail_envelope(&mut self, id: EnvelopeId, node: &str, error: &str) -> Result<()> {
+        run!(self.src, |c, ops| ops::ingest::finish_envelope(
+            c,
+            id,
+            node,
+            EnvelopeState::Failed,
+            Some(error)
+        )
+        .await)
+    }
+
+    async fn delete_processed_envelopes(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        run!(self.src, |c, ops| ops::ingest::delete_processed_envelopes(
+            c, before, limit
+        )
+        .await)
+    }
+}

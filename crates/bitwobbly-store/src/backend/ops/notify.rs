@@ -1,0 +1,266 @@
+//! Notification channels and the durable outbox.
+
+use sqlx::Row as _;
+
+use super::{
+    Db, DbConn, DbRow, Lease, PG, WorkQueue, execute_by_id, expect_one, fetch_by_id, json_err,
+};
+use crate::error::{Result, StoreError};
+use crate::model::{Channel, NewChannel, NewNotification, Notification};
+use crate::types::*;
+
+macro_rules! outbox_cols {
+    () => {
+        "id, workspace_id, channel_id, event, payload, state, attempts, next_attempt_at, \
+         lease_owner, lease_expires_at, last_error, created_at, finished_at"
+    };
+}
+
+fn channel_from_row(r: &DbRow) -> Result<Channel> {
+    let config: String = r.try_get("config")?;
+    Ok(Channel {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        config: serde_json::from_str(&config).map_err(json_err("channel config"))?,
+        enabled: r.try_get("enabled")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn notification_from_row(r: &DbRow) -> Result<Notification> {
+    let payload: String = r.try_get("payload")?;
+    Ok(Notification {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        channel_id: r.try_get("channel_id")?,
+        event: r.try_get("event")?,
+        payload: serde_json::from_str(&payload).map_err(json_err("notification payload"))?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        lease_owner: r.try_get("lease_owner")?,
+        lease_expires_at: r.try_get("lease_expires_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+pub(crate) async fn create_channel(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    new: &NewChannel,
+    now: Timestamp,
+) -> Result<Channel> {
+    let config = serde_json::to_string(&new.config).map_err(json_err("channel config"))?;
+    let row = sqlx::query::<Db>(
+        "INSERT INTO notification_channels (workspace_id, name, kind, config, enabled, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, workspace_id, name, kind, config, enabled, created_at",
+    )
+    .bind(ws)
+    .bind(&new.name)
+    .bind(new.kind)
+    .bind(config)
+    .bind(new.enabled)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await?;
+    channel_from_row(&row)
+}
+
+pub(crate) async fn channels(c: &mut DbConn, ws: WorkspaceId) -> Result<Vec<Channel>> {
+    let rows = sqlx::query::<Db>(
+        "SELECT id, workspace_id, name, kind, config, enabled, created_at \
+         FROM notification_channels WHERE workspace_id = $1 ORDER BY id",
+    )
+    .bind(ws)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(channel_from_row).collect()
+}
+
+pub(crate) async fn channels_for_monitor(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    monitor: MonitorId,
+) -> Result<Vec<Channel>> {
+    let rows = sqlx::query::<Db>(
+        "SELECT n.id, n.workspace_id, n.name, n.kind, n.config, n.enabled, n.created_at \
+         FROM monitor_channels mc JOIN notification_channels n ON n.id = mc.channel_id \
+         WHERE mc.workspace_id = $1 AND mc.monitor_id = $2 ORDER BY n.id",
+    )
+    .bind(ws)
+    .bind(monitor)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(channel_from_row).collect()
+}
+
+pub(crate) async fn delete_channel(c: &mut DbConn, ws: WorkspaceId, id: ChannelId) -> Result<()> {
+    execute_by_id(c, delete_by_id!("notification_channels"), ws, id, "channel").await
+}
+
+pub(crate) async fn enqueue(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    new: &NewNotification,
+    now: Timestamp,
+) -> Result<Notification> {
+    let payload = serde_json::to_string(&new.payload).map_err(json_err("notification payload"))?;
+    let row = sqlx::query::<Db>(concat!(
+        "INSERT INTO outbox (workspace_id, channel_id, event, payload, state, attempts, \
+         next_attempt_at, created_at) \
+         SELECT workspace_id, id, $3, $4, 'pending', 0, $5, $6 FROM notification_channels \
+         WHERE workspace_id = $1 AND id = $2 RETURNING ",
+        outbox_cols!()
+    ))
+    .bind(ws)
+    .bind(new.channel_id)
+    .bind(&new.event)
+    .bind(payload)
+    .bind(new.not_before)
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or_else(|| StoreError::not_found("channel"))?;
+    notification_from_row(&row)
+}
+
+pub(crate) async fn get(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: OutboxId,
+) -> Result<Option<Notification>> {
+    fetch_by_id(
+        c,
+        select_by_id!("outbox", outbox_cols!()),
+        ws,
+        id,
+        notification_from_row,
+    )
+    .await
+}
+
+/// The delivery queue: pending rows whose next attempt is due; each claim counts as an attempt.
+const OUTBOX: WorkQueue = work_queue! {
+    table: "outbox",
+    key: "id",
+    due: "state = 'pending' AND next_attempt_at <= $1",
+    order: "next_attempt_at, id",
+    on_claim: ", attempts = attempts + 1",
+    returning: outbox_cols!(),
+};
+
+/// Claims due pending rows with a lease; each claim counts as an attempt.
+pub(crate) async fn claim(c: &mut DbConn, lease: Lease<'_>) -> Result<Vec<Notification>> {
+    OUTBOX
+        .claim(c, lease, notification_from_row, |n| {
+            (n.next_attempt_at, n.id)
+        })
+        .await
+}
+
+pub(crate) async fn mark_sent(
+    c: &mut DbConn,
+    id: OutboxId,
+    node: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query::<Db>(
+        "UPDATE outbox SET state = 'sent', finished_at = $3, lease_owner = NULL, \
+         lease_expires_at = NULL, last_error = NULL \
+         WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+    )
+    .bind(id)
+    .bind(node)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    expect_one(done, || StoreError::lease_lost("notification", id.0, node))
+}
+
+pub(crate) async fn retry(
+    c: &mut DbConn,
+    id: OutboxId,
+    node: &str,
+    next_attempt_at: Timestamp,
+    error: &str,
+) -> Result<()> {
+    let done = sqlx::query::<Db>(
+        "UPDATE outbox SET next_attempt_at = $3, last_error = $4, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+    )
+    .bind(id)
+    .bind(node)
+    .bind(next_attempt_at)
+    .bind(error)
+    .execute(&mut *c)
+    .await?;
+    expect_one(done, || StoreError::lease_lost("notification", id.0, node))
+}
+
+pub(crate) async fn mark_dead(
+    c: &mut DbConn,
+    id: OutboxId,
+    node: &str,
+    now: Timestamp,
+    error: &str,
+) -> Result<()> {
+    let done = sqlx::query::<Db>(
+        "UPDATE outbox SET state = 'dead', finished_at = $3, last_error = $4, lease_owner = NULL, \
+         lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+    )
+    .bind(id)
+    .bind(node)
+    .bind(now)
+    .bind(error)
+    .execute(&mut *c)
+    .await?;
+    expect_one(done, || StoreError::lease_lost("notification", id.0, node))
+}
+
+pub(crate) async fn dead(c: &mut DbConn, ws: WorkspaceId, limit: u32) -> Result<Vec<Notification>> {
+    let rows = sqlx::query::<Db>(concat!(
+        "SELECT ",
+        outbox_cols!(),
+        " FROM outbox WHERE workspace_id = $1 AND state = 'dead' \
+         ORDER BY finished_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(ws)
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(notification_from_row).collect()
+}
+
+/// Puts a dead row back in the queue with a fresh attempt count.
+pub(crate) async fn replay(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: OutboxId,
+    now: Timestamp,
+) -> Result<()> {
+    let done = sqlx::query::<Db>(
+        "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $3, \
+         finished_at = NULL, last_error = NULL \
+         WHERE workspace_id = $1 AND id = $2 AND state = 'dead'",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    expect_one(done, || StoreError::not_found("dead notification"))
+}
+
+/// Deletes sent rows finished before `before` (dead rows stay until replayed or purged).
+pub(crate) async fn purge_sent(c: &mut DbConn, before: Timestamp) -> Result<u64> {
+    let done = sqlx::query::<Db>("DELETE FROM outbox WHERE state = 'sent' AND finished_at < $1")
+        .bind(before)
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,1051 @@
+//! The records the store reads and writes.
+//!
+//! `New*` structs are what a caller hands in; the plain names are what comes back, with ids and
+//! times filled in. Everything a workspace owns carries its [`WorkspaceId`].
+
+use std::time::Duration;
+
+use bitwobbly_core::CheckSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::types::*;
+
+// === accounts ===
+
+/// A workspace: the tenant that owns monitors, pages, projects and the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Workspace {
+    /// Id.
+    pub id: WorkspaceId,
+    /// Unique URL-safe name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A user account. The password hash never leaves the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Unique email address (stored lowercased).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A user's membership in a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Membership {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The user.
+    pub user_id: UserId,
+    /// Their role there.
+    pub role: Role,
+    /// When they joined.
+    pub created_at: Timestamp,
+}
+
+/// A login session. The secret token is handed out once, on creation; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// Whose session.
+    pub user_id: UserId,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Expires.
+    pub expires_at: Timestamp,
+    /// Last seen (updated on lookup).
+    pub last_seen_at: Timestamp,
+}
+
+/// An API token. The secret is handed out once, on creation; the store keeps its SHA-256 hash
+/// and a short public prefix for lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ApiToken {
+    /// Id.
+    pub id: ApiTokenId,
+    /// The workspace the token acts in.
+    pub workspace_id: WorkspaceId,
+    /// A label.
+    pub name: String,
+    /// The public prefix (first part of the secret, safe to show).
+    pub prefix: String,
+    /// The role the token acts with.
+    pub role: Role,
+    /// Who created it, if that user still exists.
+    pub created_by: Option<UserId>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Expiry, if any.
+    pub expires_at: Option<Timestamp>,
+    /// Last successful use.
+    pub last_used_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A freshly created secret (session or API token): shown once, never stored in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub(crate) String);
+
+impl Secret {
+    /// The secret text to hand to the user.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+// === monitors ===
+
+/// When a monitor runs, as data (the next run time is computed by the caller).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Schedule {
+    /// Every `secs` seconds.
+    Interval {
+        /// The interval in seconds (at least 1).
+        secs: u32,
+    },
+    /// By a cron expression (interpreted by core).
+    Cron {
+        /// The expression.
+        expr: String,
+    },
+}
+
+/// When a monitor changes state, per the core state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Consecutive failures before the monitor is down.
+    pub failures: u32,
+    /// Consecutive successes before it is up again.
+    pub recoveries: u32,
+    /// Total time above which a result counts as degraded, if any.
+    pub degraded_after: Option<Duration>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            failures: 1,
+            recoveries: 1,
+            degraded_after: None,
+        }
+    }
+}
+
+/// A monitor to create, or the new content of one to update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMonitor {
+    /// Display name.
+    pub name: String,
+    /// What to check.
+    pub spec: CheckSpec,
+    /// When.
+    pub schedule: Schedule,
+    /// State-change thresholds.
+    pub thresholds: Thresholds,
+    /// Whether scheduling is paused.
+    pub paused: bool,
+    /// Locations (agent regions) that run it; empty means the local node.
+    pub locations: Vec<String>,
+}
+
+/// A stored monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// Id.
+    pub id: MonitorId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Display name.
+    pub name: String,
+    /// What to check.
+    pub spec: CheckSpec,
+    /// When.
+    pub schedule: Schedule,
+    /// State-change thresholds.
+    pub thresholds: Thresholds,
+    /// Whether scheduling is paused.
+    pub paused: bool,
+    /// Locations that run it.
+    pub locations: Vec<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A monitor's running state (written by the scheduler after each result).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct MonitorState {
+    /// Which monitor.
+    pub monitor_id: MonitorId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Current status as decided by core.
+    pub status: MonitorStatus,
+    /// Consecutive failing results.
+    pub consecutive_failures: i64,
+    /// Consecutive passing results.
+    pub consecutive_successes: i64,
+    /// When the last result started.
+    pub last_result_at: Option<Timestamp>,
+    /// The last result's outcome.
+    pub last_status: Option<CheckStatus>,
+    /// When it is next due.
+    pub next_run_at: Timestamp,
+    /// Which node holds the scheduling lease, if any.
+    pub lease_owner: Option<String>,
+    /// When that lease expires.
+    pub lease_expires_at: Option<Timestamp>,
+}
+
+/// The state to write after a result was judged by core.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateUpdate {
+    /// New status.
+    pub status: MonitorStatus,
+    /// Consecutive failing results.
+    pub consecutive_failures: i64,
+    /// Consecutive passing results.
+    pub consecutive_successes: i64,
+    /// When the last result started.
+    pub last_result_at: Timestamp,
+    /// The last result's outcome.
+    pub last_status: CheckStatus,
+}
+
+/// A monitor handed to a scheduler node with a lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedMonitor {
+    /// The monitor.
+    pub monitor: Monitor,
+    /// When it was due.
+    pub due_at: Timestamp,
+    /// When the lease expires unless renewed.
+    pub lease_expires_at: Timestamp,
+}
+
+// === results and rollups ===
+
+/// Phase durations of one check, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseTimes {
+    /// DNS resolution.
+    pub dns_us: i64,
+    /// TCP connect.
+    pub connect_us: i64,
+    /// TLS handshake.
+    pub tls_us: i64,
+    /// Time to first byte.
+    pub ttfb_us: i64,
+    /// Body transfer.
+    pub transfer_us: i64,
+    /// Total.
+    pub total_us: i64,
+}
+
+impl From<&bitwobbly_core::Timings> for PhaseTimes {
+    fn from(t: &bitwobbly_core::Timings) -> Self {
+        let us = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        Self {
+            dns_us: us(t.dns),
+            connect_us: us(t.connect),
+            tls_us: us(t.tls),
+            ttfb_us: us(t.ttfb),
+            transfer_us: us(t.transfer),
+            total_us: us(t.total),
+        }
+    }
+}
+
+/// One check result to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCheckResult {
+    /// Which monitor (must belong to the workspace).
+    pub monitor_id: MonitorId,
+    /// Where it ran (empty for the local node).
+    pub location: String,
+    /// When the check started.
+    pub started_at: Timestamp,
+    /// Outcome.
+    pub status: CheckStatus,
+    /// Timing breakdown.
+    pub timings: PhaseTimes,
+    /// The HTTP status code, for HTTP checks that got one.
+    pub http_status: Option<u16>,
+    /// The error kind's stable name, when the check failed.
+    pub error_kind: Option<String>,
+    /// A short human-readable reason.
+    pub message: Option<String>,
+}
+
+/// A stored check result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Id (increases with insertion order).
+    pub id: ResultId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The rest, as written.
+    pub result: NewCheckResult,
+}
+
+/// An opaque position in a result listing; pass it back to get the next page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub(crate) started_at: i64,
+    pub(crate) id: i64,
+}
+
+impl Cursor {
+    /// The cursor as a string safe for URLs.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.started_at, self.id)
+    }
+
+    /// Parses a string made by [`Cursor::encode`].
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`](crate::StoreError::Invalid) if it is not one.
+    pub fn decode(s: &str) -> crate::Result<Self> {
+        let bad = || crate::StoreError::invalid("cursor", "not a cursor this store made");
+        let (a, b) = s.split_once('.').ok_or_else(bad)?;
+        Ok(Self {
+            started_at: a.parse().map_err(|_| bad())?,
+            id: b.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<Cursor>,
+}
+
+/// Which way a result listing runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Order {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    #[default]
+    Descending,
+}
+
+/// A query over one monitor's results: a half-open time range `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultQuery {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// Start (inclusive).
+    pub from: Timestamp,
+    /// End (exclusive).
+    pub to: Timestamp,
+    /// Order.
+    pub order: Order,
+    /// Page size (clamped to 1..=10_000).
+    pub limit: u32,
+    /// Continue after this cursor.
+    pub after: Option<Cursor>,
+}
+
+/// Counts and latency of one monitor over one hour or one day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// Start of the hour or day (UTC).
+    pub bucket_start: Timestamp,
+    /// Up results.
+    pub up: i64,
+    /// Degraded results.
+    pub degraded: i64,
+    /// Down results.
+    pub down: i64,
+    /// Latency summary of the up and degraded results (down results have no latency).
+    pub latency: crate::sketch::LatencySketch,
+    /// Smallest total time in microseconds.
+    pub min_us: Option<i64>,
+    /// Largest total time in microseconds.
+    pub max_us: Option<i64>,
+    /// Sum of total times in microseconds (mean = sum / latency count).
+    pub sum_us: i64,
+}
+
+impl Rollup {
+    /// All results counted.
+    pub fn total(&self) -> i64 {
+        self.up + self.degraded + self.down
+    }
+
+    /// Mean total time in microseconds, if any latency was recorded.
+    pub fn mean_us(&self) -> Option<f64> {
+        let n = self.latency.count();
+        (n > 0).then(|| self.sum_us as f64 / n as f64)
+    }
+}
+
+/// One day of a 90-day uptime bar: counts only, from the daily rollups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct DayUptime {
+    /// The monitor.
+    pub monitor_id: MonitorId,
+    /// The day (UTC midnight).
+    pub day: Timestamp,
+    /// Up results.
+    pub up: i64,
+    /// Degraded results.
+    pub degraded: i64,
+    /// Down results.
+    pub down: i64,
+}
+
+/// How long each kind of data is kept, and how late results may arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RetentionPolicy {
+    /// Raw results older than this are deleted once rolled up. Default: 30 days.
+    pub raw: Duration,
+    /// Hourly rollups older than this are deleted. Default: 90 days.
+    pub hourly: Duration,
+    /// Daily rollups older than this are deleted; `None` keeps them. Default: `None`.
+    pub daily: Option<Duration>,
+    /// An hour is rolled up once it ended this long ago. Default: 5 minutes. Results that
+    /// arrive later than this for an hour already rolled up stay out of its rollup (they are
+    /// still listed as raw results until retention deletes them).
+    pub settle: Duration,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            raw: Duration::from_secs(30 * 86_400),
+            hourly: Duration::from_secs(90 * 86_400),
+            daily: None,
+            settle: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// Sets how long raw results are kept.
+    pub fn with_raw(mut self, d: Duration) -> Self {
+        self.raw = d;
+        self
+    }
+
+    /// Sets how long hourly rollups are kept.
+    pub fn with_hourly(mut self, d: Duration) -> Self {
+        self.hourly = d;
+        self
+    }
+
+    /// Sets how long daily rollups are kept (`None`: forever).
+    pub fn with_daily(mut self, d: Option<Duration>) -> Self {
+        self.daily = d;
+        self
+    }
+
+    /// Sets how long after its end an hour is rolled up.
+    pub fn with_settle(mut self, d: Duration) -> Self {
+        self.settle = d;
+        self
+    }
+}
+
+/// What one compaction run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionReport {
+    /// Hourly rollup rows written.
+    pub hourly_rows: u64,
+    /// Daily rollup rows written.
+    pub daily_rows: u64,
+    /// Raw results deleted.
+    pub results_deleted: u64,
+    /// Rollup rows deleted by retention.
+    pub rollups_deleted: u64,
+    /// Hours up to this time (exclusive) are now rolled up.
+    pub hourly_until: Option<Timestamp>,
+}
+
+// === incidents ===
+
+/// An incident to open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewIncident {
+    /// The monitor that caused it (automatic incidents).
+    pub monitor_id: Option<MonitorId>,
+    /// Automatic or manual.
+    pub kind: IncidentKind,
+    /// Title.
+    pub title: String,
+    /// Starting status.
+    pub status: IncidentStatus,
+    /// Impact.
+    pub impact: Impact,
+    /// First update's message.
+    pub message: String,
+    /// When it started.
+    pub started_at: Timestamp,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Incident {
+    /// Id.
+    pub id: IncidentId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The monitor that caused it, if any.
+    pub monitor_id: Option<MonitorId>,
+    /// Automatic or manual.
+    pub kind: IncidentKind,
+    /// Title.
+    pub title: String,
+    /// Current status.
+    pub status: IncidentStatus,
+    /// Impact.
+    pub impact: Impact,
+    /// Started.
+    pub started_at: Timestamp,
+    /// Resolved, if it is.
+    pub resolved_at: Option<Timestamp>,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// One update on an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct IncidentUpdate {
+    /// Id.
+    pub id: IncidentUpdateId,
+    /// The incident.
+    pub incident_id: IncidentId,
+    /// The status it moved to.
+    pub status: IncidentStatus,
+    /// Message.
+    pub message: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+// === notifications ===
+
+/// A notification channel to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewChannel {
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: ChannelKind,
+    /// Kind-specific settings (addresses, URL, ...), validated by the server.
+    pub config: serde_json::Value,
+    /// Whether it sends.
+    pub enabled: bool,
+}
+
+/// A stored notification channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// Id.
+    pub id: ChannelId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: ChannelKind,
+    /// Settings.
+    pub config: serde_json::Value,
+    /// Whether it sends.
+    pub enabled: bool,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A notification to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewNotification {
+    /// Where to send it.
+    pub channel_id: ChannelId,
+    /// What happened, e.g. `incident.opened`.
+    pub event: String,
+    /// What to send.
+    pub payload: serde_json::Value,
+    /// Not before.
+    pub not_before: Timestamp,
+}
+
+/// A row of the notification outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Id.
+    pub id: OutboxId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Where to send it.
+    pub channel_id: ChannelId,
+    /// What happened.
+    pub event: String,
+    /// What to send.
+    pub payload: serde_json::Value,
+    /// Life-cycle state.
+    pub state: OutboxState,
+    /// Delivery attempts so far (counted when claimed).
+    pub attempts: i64,
+    /// When it is next due.
+    pub next_attempt_at: Timestamp,
+    /// The node holding the delivery lease.
+    pub lease_owner: Option<String>,
+    /// When that lease expires.
+    pub lease_expires_at: Option<Timestamp>,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// Enqueued.
+    pub created_at: Timestamp,
+    /// Sent or given up.
+    pub finished_at: Option<Timestamp>,
+}
+
+// === status pages ===
+
+/// A status page to create or the new content of one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewStatusPage {
+    /// Unique URL name (also the public address `/<slug>`).
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Text under the title.
+    pub description: Option<String>,
+    /// A custom domain that serves the page (unique across workspaces).
+    pub custom_domain: Option<String>,
+    /// Whether it is visible without logging in.
+    pub public: bool,
+}
+
+/// A stored status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct StatusPage {
+    /// Id.
+    pub id: StatusPageId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Unique URL name.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Text under the title.
+    pub description: Option<String>,
+    /// Custom domain.
+    pub custom_domain: Option<String>,
+    /// Public or not.
+    pub public: bool,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A group of components on a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ComponentGroup {
+    /// Id.
+    pub id: ComponentGroupId,
+    /// The page.
+    pub page_id: StatusPageId,
+    /// Name.
+    pub name: String,
+    /// Order on the page (ascending).
+    pub position: i64,
+}
+
+/// A component to add to a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewComponent {
+    /// The page.
+    pub page_id: StatusPageId,
+    /// Its group, if any.
+    pub group_id: Option<ComponentGroupId>,
+    /// The monitor whose state it shows, if any.
+    pub monitor_id: Option<MonitorId>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Order on the page (ascending).
+    pub position: i64,
+}
+
+/// A component shown on a status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Component {
+    /// Id.
+    pub id: ComponentId,
+    /// The page.
+    pub page_id: StatusPageId,
+    /// Its group.
+    pub group_id: Option<ComponentGroupId>,
+    /// The monitor whose state it shows.
+    pub monitor_id: Option<MonitorId>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Current status.
+    pub status: ComponentStatus,
+    /// Order on the page.
+    pub position: i64,
+}
+
+/// A maintenance window to schedule: one-off (`starts_at`..`ends_at`) or recurring (a cron
+/// expression for the starts, each lasting `duration_secs`, between `starts_at` and `ends_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMaintenance {
+    /// Title.
+    pub title: String,
+    /// Message shown during the window.
+    pub message: String,
+    /// Start (of the window, or of the recurrence).
+    pub starts_at: Timestamp,
+    /// End (of the window, or of the recurrence).
+    pub ends_at: Timestamp,
+    /// Recurrence as a cron expression (interpreted by core), if recurring.
+    pub recurrence_cron: Option<String>,
+    /// Length of each recurring window in seconds.
+    pub duration_secs: Option<i64>,
+    /// Affected components.
+    pub components: Vec<ComponentId>,
+}
+
+/// A stored maintenance window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Maintenance {
+    /// Id.
+    pub id: MaintenanceId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Title.
+    pub title: String,
+    /// Message.
+    pub message: String,
+    /// Start.
+    pub starts_at: Timestamp,
+    /// End.
+    pub ends_at: Timestamp,
+    /// Recurrence.
+    pub recurrence_cron: Option<String>,
+    /// Length of each recurring window.
+    pub duration_secs: Option<i64>,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A subscriber of a status page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Subscriber {
+    /// Id.
+    pub id: SubscriberId,
+    /// The page.
+    pub page_id: StatusPageId,
+    /// Email or webhook.
+    pub kind: SubscriberKind,
+    /// The address or URL.
+    pub target: String,
+    /// Whether they confirmed (double opt-in).
+    pub confirmed: bool,
+    /// Subscribed.
+    pub created_at: Timestamp,
+}
+
+// === ingest ===
+
+/// An ingest project (a Sentry "project").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Project {
+    /// Id (the number in the DSN path).
+    pub id: ProjectId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// URL name, unique in the workspace.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// SDK platform, e.g. `python`.
+    pub platform: Option<String>,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A DSN key: the public key SDKs authenticate with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct DsnKey {
+    /// Id.
+    pub id: DsnKeyId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The project.
+    pub project_id: ProjectId,
+    /// The public key (32 hex characters).
+    pub public_key: String,
+    /// Label.
+    pub label: String,
+    /// Active or disabled.
+    pub status: KeyStatus,
+    /// Events accepted per minute, if limited.
+    pub rate_limit_per_minute: Option<i64>,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// An envelope made durable: its manifest row (the raw bytes are in blob storage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEnvelope {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The envelope's event id, if its header has one.
+    pub event_id: Option<String>,
+    /// When it was received.
+    pub received_at: Timestamp,
+    /// Size in bytes.
+    pub size: i64,
+    /// Where the raw bytes are.
+    pub blob_key: String,
+    /// The item types it holds (`event`, `transaction`, `check_in`, unknown ones too).
+    pub item_types: Vec<String>,
+}
+
+/// A stored envelope manifest: one row of the processing queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Id.
+    pub id: EnvelopeId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The rest, as written.
+    pub manifest: NewEnvelope,
+    /// Processing state.
+    pub state: EnvelopeState,
+    /// Processing attempts (counted when claimed).
+    pub attempts: i64,
+    /// The last processing error.
+    pub last_error: Option<String>,
+}
+
+/// An event to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The SDK's event id (32 hex characters).
+    pub event_id: String,
+    /// The issue it was grouped into.
+    pub issue_id: Option<IssueId>,
+    /// Level (`error`, `warning`, ...).
+    pub level: String,
+    /// When it happened.
+    pub timestamp: Timestamp,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Culprit.
+    pub culprit: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+    /// Where the full payload is.
+    pub blob_key: Option<String>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Row id.
+    pub id: EventRowId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The rest, as written.
+    pub event: NewEvent,
+}
+
+/// What one event tells its issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSighting {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The grouping fingerprint.
+    pub fingerprint: String,
+    /// Title.
+    pub title: String,
+    /// Culprit.
+    pub culprit: Option<String>,
+    /// Level.
+    pub level: String,
+    /// When the event happened.
+    pub seen_at: Timestamp,
+    /// Users not seen on this issue before (0 or 1 per event).
+    pub new_users: i64,
+}
+
+/// An error-tracking issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Issue {
+    /// Id.
+    pub id: IssueId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The project.
+    pub project_id: ProjectId,
+    /// Grouping fingerprint (unique per project).
+    pub fingerprint: String,
+    /// Title.
+    pub title: String,
+    /// Culprit.
+    pub culprit: Option<String>,
+    /// Level of the latest event.
+    pub level: String,
+    /// Status.
+    pub status: IssueStatus,
+    /// First event.
+    pub first_seen: Timestamp,
+    /// Latest event.
+    pub last_seen: Timestamp,
+    /// Events.
+    pub event_count: i64,
+    /// Distinct users.
+    pub user_count: i64,
+    /// Whether it came back after being resolved.
+    pub regressed: bool,
+    /// When it was resolved.
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// What recording a sighting did to its issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[must_use = "new and regressed issues alert like incidents"]
+pub struct IssueOutcome {
+    /// The issue after the sighting.
+    pub issue: Issue,
+    /// The sighting created the issue.
+    pub created: bool,
+    /// The issue was resolved and is now open again (marked regressed).
+    pub regressed: bool,
+}
+
+/// A performance transaction to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTransaction {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The SDK's event id.
+    pub event_id: String,
+    /// Transaction name (route).
+    pub name: String,
+    /// Operation, e.g. `http.server`.
+    pub op: Option<String>,
+    /// Duration in microseconds.
+    pub duration_us: i64,
+    /// Status, e.g. `ok`.
+    pub status: Option<String>,
+    /// When it started.
+    pub timestamp: Timestamp,
+}
+
+/// Session counts of one release and environment over one bucket (added up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SessionCounts {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Release.
+    pub release: String,
+    /// Environment (empty when none).
+    pub environment: String,
+    /// Start of the bucket.
+    pub bucket_start: Timestamp,
+    /// Sessions started.
+    pub started: i64,
+    /// Sessions ended normally.
+    pub exited: i64,
+    /// Sessions with handled errors.
+    pub errored: i64,
+    /// Sessions that crashed.
+    pub crashed: i64,
+    /// Sessions that ended abnormally.
+    pub abnormal: i64,
+}
+
+/// A cron check-in to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCheckIn {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The SDK's check-in id.
+    pub check_in_id: String,
+    /// The cron monitor's slug.
+    pub monitor_slug: String,
+    /// Status.
+    pub status: CheckInStatus,
+    /// Duration in milliseconds, if reported.
+    pub duration_ms: Option<i64>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// When it was received.
+    pub received_at: Timestamp,
+}
+
+/// A stored check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckIn {
+    /// Row id.
+    pub id: CheckInId,
+    /// The rest, as written.
+    pub check_in: NewCheckIn,
+}
+
+/// An attachment reference to store (the bytes are in blob storage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAttachment {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The event it belongs to.
+    pub event_id: String,
+    /// File name.
+    pub name: String,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Where the bytes are.
+    pub blob_key: String,
+}
+
+/// A stored attachment reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Row id.
+    pub id: AttachmentId,
+    /// The rest, as written.
+    pub attachment: NewAttachment,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
