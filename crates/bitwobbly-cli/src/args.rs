@@ -60,6 +60,17 @@ pub enum Command {
         after_long_help = CHECK_AFTER_HELP,
     )]
     Check(Box<CheckArgs>),
+    /// Apply the database migrations (also done when the server starts) and exit.
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `bitwobbly migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The database: `sqlite://path/to/file.db` (created if missing) or
+    /// `postgres://user@host/db`.
+    #[arg(long, env = "BITWOBBLY_DATABASE_URL", value_name = "URL")]
+    pub database_url: String,
 }
 
 /// Extra help for `bitwobbly check`.

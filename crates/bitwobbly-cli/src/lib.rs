@@ -11,6 +11,7 @@ pub mod args;
 pub mod check;
 mod error;
 mod escape;
+mod migrate;
 pub mod output;
 pub mod plan;
 pub mod stats;
@@ -19,7 +20,7 @@ mod values;
 
 use std::io::{self, Write};
 
-pub use args::{CheckArgs, Cli, Command};
+pub use args::{CheckArgs, Cli, Command, MigrateArgs};
 pub use error::UsageError;
 pub use output::Style;
 
@@ -79,6 +80,7 @@ pub async fn run(
             let checker = bitwobbly_check::Checker::new();
             Ok(check::run(&plan, &checker, style, out, err).await?)
         }
+        Command::Migrate(args) => migrate::run(args, out).await,
     }
 }
 

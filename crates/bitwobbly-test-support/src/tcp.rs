@@ -1,5 +1,6 @@
 //! TCP test servers on `127.0.0.1`: a banner server (optionally echoing a line), a server
-//! that resets every connection, one that accepts and never writes, and a closed port.
+//! that resets every connection, one that accepts and never writes, a listener whose
+//! accept queue is full (connects to it time out), and a closed port.
 //!
 //! Every server shuts down (and drops its connections) when its handle is dropped.
 
@@ -179,6 +180,52 @@ pub fn closed_port() -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     drop(listener);
     Ok(addr)
+}
+
+/// A listener on `127.0.0.1` whose accept queue is full, so a new connection attempt gets
+/// no answer to its SYN and hangs until the client gives up: the way to make a connect
+/// time out on loopback.
+#[derive(Debug)]
+pub struct FullBacklog {
+    addr: SocketAddr,
+    // Never accepted; they hold the queue full.
+    _listener: std::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl FullBacklog {
+    /// Binds with a backlog of zero and connects until a connection attempt stalls.
+    ///
+    /// # Errors
+    ///
+    /// When no port can be bound, or the queue never fills (the kernel kept accepting).
+    pub fn start() -> io::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind((Ipv4Addr::LOCALHOST, 0).into())?;
+        let listener = socket.listen(0)?.into_std()?;
+        let addr = listener.local_addr()?;
+        let mut queued = Vec::new();
+        for _ in 0..16 {
+            match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200))
+            {
+                Ok(stream) => queued.push(stream),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Ok(Self {
+                        addr,
+                        _listener: listener,
+                        _queued: queued,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("the accept queue never filled"))
+    }
+
+    /// The address whose connections stall.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
 }
 
 #[cfg(test)]

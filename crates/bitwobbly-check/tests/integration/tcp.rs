@@ -7,7 +7,9 @@ use bitwobbly_check::Checker;
 use bitwobbly_core::{
     Assertion, AssertionKind, CheckReport, CheckSpec, ErrorKind, Phase, Status, TcpSpec,
 };
-use bitwobbly_test_support::tcp::{BannerServer, ResetServer, SilentServer, closed_port};
+use bitwobbly_test_support::tcp::{
+    BannerServer, FullBacklog, ResetServer, SilentServer, closed_port,
+};
 
 fn spec_for(addr: SocketAddr) -> TcpSpec {
     let mut spec = TcpSpec::connect(addr.ip().to_string(), addr.port());
@@ -174,4 +176,18 @@ async fn an_address_of_the_wrong_family_is_an_invalid_target() {
     let report = run(spec).await;
     let error = report.error.expect("an error");
     assert_eq!(error.kind, ErrorKind::InvalidTarget);
+}
+
+#[tokio::test]
+async fn a_connect_that_gets_no_answer_is_connect_timeout() {
+    let stalled = FullBacklog::start().expect("a listener with a full queue");
+    let mut spec = spec_for(stalled.addr());
+    spec.timeout = Duration::from_millis(300);
+    let report = run(spec).await;
+    assert_eq!(report.status, Status::Down);
+    let error = report.error.expect("the connect timed out");
+    assert_eq!(error.kind, ErrorKind::ConnectTimeout, "{error}");
+    assert_eq!(error.phase, Phase::Connect);
+    assert!(report.timings.connect >= Duration::from_millis(300));
+    assert_eq!(report.timings.total, report.timings.sum_of_phases());
 }

@@ -5,6 +5,7 @@
 
 mod dns;
 mod http;
+mod migrate;
 mod support;
 mod tcp;
 mod tls;
