@@ -299,6 +299,21 @@ pub struct CheckArgs {
     pub fail_on_degraded: bool,
 }
 
+/// Parses `bitwobbly check ARGS...` into its arguments, for tests.
+///
+/// # Panics
+///
+/// If clap refuses the arguments.
+#[cfg(test)]
+pub(crate) fn parse_check(args: &[&str]) -> CheckArgs {
+    let cli = Cli::try_parse_from(["bitwobbly", "check"].iter().chain(args))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    match cli.command {
+        Command::Check(a) => *a,
+        other => panic!("parsed as {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::{CommandFactory, Parser};
@@ -306,10 +321,7 @@ mod tests {
     use super::*;
 
     fn check(args: &[&str]) -> CheckArgs {
-        let cli = Cli::try_parse_from(["bitwobbly", "check"].iter().chain(args)).unwrap();
-        match cli.command {
-            Command::Check(a) => *a,
-        }
+        parse_check(args)
     }
 
     #[test]

@@ -521,18 +521,12 @@ mod tests {
     use std::io::Write as _;
 
     use bitwobbly_core::{JsonOp, Phase, RecordType, Severity};
-    use clap::Parser;
     use serde_json::json;
 
     use super::*;
-    use crate::args::{Cli, Command};
 
     fn args(argv: &[&str]) -> CheckArgs {
-        let cli = Cli::try_parse_from(["bitwobbly", "check"].iter().chain(argv))
-            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        match cli.command {
-            Command::Check(a) => *a,
-        }
+        crate::args::parse_check(argv)
     }
 
     fn draft(argv: &[&str]) -> Draft {
