@@ -4,6 +4,9 @@
 //! disabled), measures the ceiling with `wrk -H 'Connection: close'`, then runs full
 //! checks from a one-thread runtime for the same time and reports checks per second,
 //! CPU time per check and memory held per in-flight check.
+//!
+//! nginx offers TLS 1.2 and 1.3: before 1.23.4 it leaves 1.3 off unless told, and most
+//! servers a monitor checks speak it.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
@@ -264,6 +267,7 @@ http {{
         listen {https} ssl reuseport;
         ssl_certificate {d}/cert.pem;
         ssl_certificate_key {d}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache off;
         ssl_session_tickets off;
         location / {{ return 200 \"ok\\n\"; }}

@@ -109,14 +109,17 @@ impl Checker {
         let started_at = OffsetDateTime::now_utc();
         let mut run = Run::new(first_phase(spec));
         let deadline = run.clock.started() + spec.timeout();
+        // Each probe is boxed: the future of a check is then only as large as the probe
+        // it runs (the largest kind would otherwise set the size of every check).
         let probe = async {
             match spec {
-                CheckSpec::Http(s) => crate::http::run(self, s, &mut run).await,
+                CheckSpec::Http(s) => Box::pin(crate::http::run(self, s, &mut run)).await,
                 CheckSpec::Tcp(s) => {
-                    crate::tcp::run(self, s, check.assertions().needs_banner(), &mut run).await
+                    let banner = check.assertions().needs_banner();
+                    Box::pin(crate::tcp::run(self, s, banner, &mut run)).await
                 }
-                CheckSpec::Dns(s) => crate::dns::run(self, s, &mut run).await,
-                CheckSpec::Tls(s) => crate::tlscheck::run(self, s, &mut run).await,
+                CheckSpec::Dns(s) => Box::pin(crate::dns::run(self, s, &mut run)).await,
+                CheckSpec::Tls(s) => Box::pin(crate::tlscheck::run(self, s, &mut run)).await,
                 _ => Err(CheckError::new(
                     ErrorKind::InvalidTarget,
                     Phase::Connect,
@@ -229,6 +232,37 @@ impl Run {
             dns: self.dns,
             tcp: self.tcp,
             assertions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitwobbly_core::{DnsSpec, HttpSpec, RecordType, TcpSpec, TlsSpec};
+
+    use super::*;
+
+    /// A check in flight holds its future for as long as it waits, so that future must
+    /// stay small whatever the kind: each probe's state is boxed and only as large as
+    /// that probe needs.
+    #[test]
+    fn the_future_of_a_check_is_small() {
+        let checker = Checker::new();
+        let specs = [
+            CheckSpec::Http(HttpSpec::get("https://127.0.0.1/")),
+            CheckSpec::Tcp(TcpSpec::connect("127.0.0.1", 1)),
+            CheckSpec::Dns(DnsSpec::query("example.com", RecordType::A)),
+            CheckSpec::Tls(TlsSpec::handshake("127.0.0.1", 1)),
+        ];
+        for spec in specs {
+            let check = spec.compile().unwrap();
+            let size = std::mem::size_of_val(&checker.run(&check));
+            assert!(
+                size <= 2048,
+                "{} bytes for a {} check",
+                size,
+                check.spec().kind()
+            );
         }
     }
 }

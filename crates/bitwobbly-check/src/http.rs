@@ -1,31 +1,41 @@
 //! The HTTP(S) probe: one fresh connection per request, every phase timed, redirects
 //! followed hop by hop.
 //!
-//! What is learned is written to the [`Run`] as soon as it is known (the response head
-//! before the body is read, the body length as it grows) so that a check that runs out
-//! of time mid-body still reports the status and headers it saw.
+//! HTTP/1.1 goes through the lean one-request client in [`crate::h1`]; HTTP/2 through
+//! hyper. What is learned is written to the [`Run`] as soon as it is known (the
+//! response head before the body is read, the body length as it grows) so that a check
+//! that runs out of time mid-body still reports the status and headers it saw.
+//!
+//! The steps that hold large state while they wait (connecting, the TLS handshake, the
+//! HTTP/2 handshake) are boxed, so that a check waiting for its response holds only
+//! what that wait needs.
 
 use std::error::Error as _;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bitwobbly_core::{
     CheckError, ErrorKind, Hop, HttpFacts, HttpSpec, HttpVersionPref, Phase, Timings,
 };
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Request, Response, Uri, Version};
+use http::{Method, Request, Uri, Version};
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Incoming};
-use hyper::client::conn::{http1, http2};
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 use tracing::Instrument;
 use url::Url;
 
 use crate::checker::{Checker, Run};
 use crate::connect;
+use crate::h1;
 use crate::resolve::parse_ip_literal;
 use crate::tls;
 
@@ -46,15 +56,14 @@ pub(crate) async fn run(
         if redirects > 0 {
             probe.start_hop(&url);
         }
-        let mut exchange = exchange(checker, spec, &url, &plan, probe.run).await?;
-        let status = exchange.response.status().as_u16();
-        probe.record_head(&url, &exchange.response);
+        let Exchange { head, mut body } = exchange(checker, spec, &url, &plan, probe.run).await?;
+        let status = head.status;
+        let location = (spec.redirects.follow && is_redirect(status))
+            .then(|| head.header("location").map(str::to_owned))
+            .flatten();
+        probe.record_head(&url, head);
 
-        let location = exchange.response.headers().get(header::LOCATION);
-        if spec.redirects.follow
-            && is_redirect(status)
-            && let Some(location) = location
-        {
+        if let Some(location) = location {
             let phase = probe.run.clock.current();
             if redirects >= spec.redirects.max {
                 return Err(CheckError::new(
@@ -63,7 +72,7 @@ pub(crate) async fn run(
                     format!("more than {} redirects", spec.redirects.max),
                 ));
             }
-            let next = resolve_location(&url, location).ok_or_else(|| {
+            let next = resolve_location(&url, &location).ok_or_else(|| {
                 CheckError::new(
                     ErrorKind::TooManyRedirects,
                     phase,
@@ -71,7 +80,7 @@ pub(crate) async fn run(
                 )
             })?;
             // This hop is over: its connection closes and its time is cut here.
-            drop(exchange);
+            drop(body);
             plan.follow(status, &url, &next);
             probe.end_hop(first_phase(&next));
             url = next;
@@ -80,7 +89,7 @@ pub(crate) async fn run(
         }
 
         probe.run.clock.enter(Phase::Transfer);
-        probe.read_body(spec, exchange.response.body_mut()).await?;
+        probe.read_body(spec, &mut body).await?;
         probe.end_final_hop();
         return Ok(());
     }
@@ -94,7 +103,8 @@ pub(crate) async fn run(
 /// body and the open hop's timings into the run, so every exit reports what was seen.
 struct Probe<'a> {
     run: &'a mut Run,
-    /// The body bytes kept so far for the response in `run.http`.
+    /// The body bytes kept so far for the response in `run.http`; it grows as bytes
+    /// arrive, never beyond the capture limit.
     capture: BytesMut,
     /// Whether the last hop in `run.http` is in progress (its timings not yet cut).
     hop_open: bool,
@@ -124,7 +134,7 @@ impl<'a> Probe<'a> {
     }
 
     /// Records a response head as the check's response, keeping earlier hops.
-    fn record_head(&mut self, url: &Url, response: &Response<Incoming>) {
+    fn record_head(&mut self, url: &Url, head: Head) {
         let mut hops = self.run.http.take().map(|h| h.hops).unwrap_or_default();
         if !self.hop_open {
             hops.push(Hop {
@@ -136,24 +146,14 @@ impl<'a> Probe<'a> {
             self.hop_open = true;
         }
         if let Some(hop) = hops.last_mut() {
-            hop.status = Some(response.status().as_u16());
+            hop.status = Some(head.status);
             hop.remote_addr = self.run.remote_addr;
         }
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
         self.capture.clear();
         self.run.http = Some(HttpFacts {
-            status: response.status().as_u16(),
-            version: version_name(response.version()).to_owned(),
-            headers,
+            status: head.status,
+            version: head.version.to_owned(),
+            headers: head.headers,
             body: Bytes::new(),
             body_len: 0,
             body_truncated: false,
@@ -189,37 +189,51 @@ impl<'a> Probe<'a> {
 
     /// Streams the body: keeps up to `body_capture` bytes, counts the rest, and fails
     /// as soon as `max_body` is exceeded (or declared to be).
-    async fn read_body(&mut self, spec: &HttpSpec, body: &mut Incoming) -> Result<(), CheckError> {
-        let declared = body.size_hint().lower();
+    async fn read_body(&mut self, spec: &HttpSpec, body: &mut Body) -> Result<(), CheckError> {
+        let declared = body.declared_len();
         if let Some(max) = spec.max_body
             && declared > max
         {
             return Err(too_large(max, format!("declared length {declared}")));
         }
-        let cap = spec.body_capture;
         let mut total: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| hyper_error(&e, Phase::Transfer))?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
-            total += data.len() as u64;
-            let room = cap.saturating_sub(self.capture.len());
-            let kept = room.min(data.len());
-            if kept > 0 {
-                self.capture.extend_from_slice(&data[..kept]);
+        match body {
+            Body::H1(conn) => {
+                conn.read_body(|data| self.take(spec, data, &mut total))
+                    .await
             }
-            if let Some(http) = self.run.http.as_mut() {
-                http.body_len = total;
-                if kept < data.len() {
-                    http.body_truncated = true;
+            Body::H2 { body, .. } => {
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| hyper_error(&e, Phase::Transfer))?;
+                    if let Ok(data) = frame.into_data() {
+                        self.take(spec, &data, &mut total)?;
+                    }
+                    // Anything else is trailers, which are not kept.
                 }
+                Ok(())
             }
-            if let Some(max) = spec.max_body
-                && total > max
-            {
-                return Err(too_large(max, format!("at least {total} bytes")));
+        }
+    }
+
+    /// Counts a piece of the body, keeps what fits in the capture, and fails once the
+    /// body is past `max_body`.
+    fn take(&mut self, spec: &HttpSpec, data: &[u8], total: &mut u64) -> Result<(), CheckError> {
+        *total += data.len() as u64;
+        let room = spec.body_capture.saturating_sub(self.capture.len());
+        let kept = room.min(data.len());
+        if kept > 0 {
+            self.capture.extend_from_slice(&data[..kept]);
+        }
+        if let Some(http) = self.run.http.as_mut() {
+            http.body_len = *total;
+            if kept < data.len() {
+                http.body_truncated = true;
             }
+        }
+        if let Some(max) = spec.max_body
+            && *total > max
+        {
+            return Err(too_large(max, format!("at least {total} bytes")));
         }
         Ok(())
     }
@@ -246,11 +260,49 @@ fn too_large(max: u64, seen: String) -> CheckError {
 
 // === one request ===
 
-/// A response head, with what must stay alive while its body is read.
+/// A response head and the body still to be read.
 struct Exchange {
-    response: Response<Incoming>,
-    _sender: Sender,
-    _connection: TaskGuard,
+    head: Head,
+    body: Body,
+}
+
+/// The head of a response, whatever the protocol.
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    version: &'static str,
+    /// Header fields in order, names lowercase.
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first value of header `name` (lowercase).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body still to be read, with what must stay alive while it is.
+enum Body {
+    H1(h1::Connection<Io>),
+    H2 {
+        body: Incoming,
+        _sender: http2::SendRequest<Full<Bytes>>,
+        _connection: TaskGuard,
+    },
+}
+
+impl Body {
+    /// The length the head declared, 0 when it declared none.
+    fn declared_len(&self) -> u64 {
+        match self {
+            Self::H1(conn) => conn.declared_len(),
+            Self::H2 { body, .. } => body.size_hint().lower(),
+        }
+    }
 }
 
 /// Connects to `url` (DNS, TCP, TLS), sends the request and waits for the head.
@@ -262,34 +314,116 @@ async fn exchange(
     run: &mut Run,
 ) -> Result<Exchange, CheckError> {
     let (host, port, https) = endpoint(url, run.clock.current())?;
-    let tcp = connect::open(checker, host, port, spec.ip, &spec.resolver, run).await?;
-    let (mut sender, connection) = if https {
+    let tcp = Box::pin(connect::open(
+        checker,
+        host,
+        port,
+        spec.ip,
+        &spec.resolver,
+        run,
+    ))
+    .await?;
+    let (io, h2) = if https {
         let alpn: &[&[u8]] = match spec.http_version {
             HttpVersionPref::Http1 => &[ALPN_HTTP1],
             HttpVersionPref::Http2 => &[ALPN_H2],
             _ => &[ALPN_H2, ALPN_HTTP1],
         };
-        let stream = tls::handshake(checker, tcp, host, &spec.tls, alpn, run).await?;
+        let stream = Box::pin(tls::handshake(checker, tcp, host, &spec.tls, alpn, run)).await?;
         let h2 = match spec.http_version {
             HttpVersionPref::Http1 => false,
             HttpVersionPref::Http2 => true,
             _ => stream.get_ref().1.alpn_protocol() == Some(ALPN_H2),
         };
-        run.clock.enter(Phase::Ttfb);
-        start(stream, h2).await?
+        (Io::Tls(Box::new(stream)), h2)
     } else {
-        run.clock.enter(Phase::Ttfb);
-        start(tcp, spec.http_version == HttpVersionPref::Http2).await?
+        (Io::Plain(tcp), spec.http_version == HttpVersionPref::Http2)
     };
-    let request = plan.build(url, sender.is_h2(), &checker.inner().user_agent)?;
-    let response = sender
-        .send(request)
+    run.clock.enter(Phase::Ttfb);
+    let user_agent = &checker.inner().user_agent;
+    if h2 {
+        Box::pin(exchange_h2(io, url, plan, user_agent)).await
+    } else {
+        exchange_h1(io, url, plan, user_agent).await
+    }
+}
+
+/// Sends the request over HTTP/1.1 and reads the response head.
+async fn exchange_h1(
+    io: Io,
+    url: &Url,
+    plan: &RequestPlan,
+    user_agent: &str,
+) -> Result<Exchange, CheckError> {
+    let mut conn = h1::Connection::new(io);
+    {
+        let request = plan.encode_h1(url, user_agent)?;
+        conn.send(&request)
+            .await
+            .map_err(|e| e.into_check_error(Phase::Ttfb))?;
+    }
+    let head = conn
+        .read_head(&plan.method)
+        .await
+        .map_err(|e| e.into_check_error(Phase::Ttfb))?;
+    Ok(Exchange {
+        head: Head {
+            status: head.status,
+            version: if head.minor_version == 0 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
+            headers: head.headers,
+        },
+        body: Body::H1(conn),
+    })
+}
+
+/// Runs the HTTP/2 handshake, drives the connection on a task that ends with the
+/// check, sends the request and waits for the response head.
+async fn exchange_h2(
+    io: Io,
+    url: &Url,
+    plan: &RequestPlan,
+    user_agent: &str,
+) -> Result<Exchange, CheckError> {
+    let (mut sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| hyper_error(&e, Phase::Ttfb))?;
+    let connection = spawn_task("http2_connection", drive(conn));
+    let request = plan.build_h2(url, user_agent)?;
+    sender
+        .ready()
+        .await
+        .map_err(|e| hyper_error(&e, Phase::Ttfb))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| hyper_error(&e, Phase::Ttfb))?;
+    let (parts, body) = response.into_parts();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     Ok(Exchange {
-        response,
-        _sender: sender,
-        _connection: connection,
+        head: Head {
+            status: parts.status.as_u16(),
+            version: version_name(parts.version),
+            headers,
+        },
+        body: Body::H2 {
+            body,
+            _sender: sender,
+            _connection: connection,
+        },
     })
 }
 
@@ -339,52 +473,53 @@ fn first_phase(url: &Url) -> Phase {
     }
 }
 
-/// A client connection's request half.
-enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
-    H2(http2::SendRequest<Full<Bytes>>),
+// === impl Io ===
+
+/// A connection's transport: TCP, or TLS over TCP (boxed: the TLS state is large and
+/// most of it is only needed once the handshake is done).
+#[derive(Debug)]
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl Sender {
-    fn is_h2(&self) -> bool {
-        matches!(self, Self::H2(_))
-    }
-
-    async fn send(&mut self, request: Request<Full<Bytes>>) -> hyper::Result<Response<Incoming>> {
-        match self {
-            Self::H1(s) => {
-                s.ready().await?;
-                s.send_request(request).await
-            }
-            Self::H2(s) => {
-                s.ready().await?;
-                s.send_request(request).await
-            }
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-/// Runs the HTTP/1.1 or HTTP/2 client handshake on `io` and drives the connection on
-/// a task that ends with the guard.
-async fn start<S>(io: S, h2: bool) -> Result<(Sender, TaskGuard), CheckError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let io = TokioIo::new(io);
-    if h2 {
-        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-            .handshake(io)
-            .await
-            .map_err(|e| hyper_error(&e, Phase::Ttfb))?;
-        let task = spawn_task("http2_connection", drive(conn));
-        Ok((Sender::H2(sender), task))
-    } else {
-        let (sender, conn) = http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| hyper_error(&e, Phase::Ttfb))?;
-        let task = spawn_task("http1_connection", drive(conn));
-        Ok((Sender::H1(sender), task))
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }
 
@@ -460,47 +595,124 @@ impl RequestPlan {
         self.headers.iter().any(|(n, _)| n == name)
     }
 
-    /// The request for `url`: origin-form with `Host` over HTTP/1.1, absolute-form
-    /// (`:authority`) over HTTP/2; `User-Agent` and `Accept` unless the spec set them.
-    fn build(
-        &self,
-        url: &Url,
-        h2: bool,
-        user_agent: &str,
-    ) -> Result<Request<Full<Bytes>>, CheckError> {
-        let invalid = |what: String| CheckError::new(ErrorKind::InvalidTarget, Phase::Ttfb, what);
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
+    /// The request target for `url`: origin-form (`/path?query`), or absolute-form when
+    /// `absolute`; checked to be a valid URI.
+    fn target(url: &Url, absolute: bool) -> Result<String, CheckError> {
+        let mut target = String::new();
+        if absolute {
+            target.push_str(url.scheme());
+            target.push_str("://");
+            target.push_str(&authority(url));
+        }
+        target.push_str(url.path());
+        if let Some(q) = url.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        Uri::try_from(target.as_str()).map_err(|_| {
+            CheckError::new(
+                ErrorKind::InvalidTarget,
+                Phase::Ttfb,
+                format!("invalid URL {url}"),
+            )
+        })?;
+        Ok(target)
+    }
+
+    /// The HTTP/1.1 request for `url`, encoded: origin-form target, then `Host`, the
+    /// spec's headers, `User-Agent` and `Accept` unless the spec set them, and the body
+    /// with a `Content-Length` (chunked when the spec set a `Transfer-Encoding`).
+    fn encode_h1(&self, url: &Url, user_agent: &str) -> Result<Vec<u8>, CheckError> {
+        let target = Self::target(url, false)?;
+        let host = authority(url);
+        check_header_value(&host, url, "host")?;
+        check_header_value(user_agent, url, "user agent")?;
+        let has_body = !self.body.is_empty();
+        // Without a body there is nothing to frame; with one, a transfer coding the
+        // spec set wins over any length and must end in `chunked`.
+        let chunked = has_body && self.has(&header::TRANSFER_ENCODING);
+        let last_te = self
+            .headers
+            .iter()
+            .rposition(|(n, _)| n == header::TRANSFER_ENCODING);
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        out.extend_from_slice(self.method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        let mut field = |name: &str, value: &[u8]| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
         };
-        let authority = authority(url);
-        let target = if h2 {
-            format!("{}://{authority}{path}", url.scheme())
+        if !self.has(&header::HOST) {
+            field("host", host.as_bytes());
+        }
+        for (i, (name, value)) in self.headers.iter().enumerate() {
+            if name == header::TRANSFER_ENCODING {
+                if !has_body {
+                    continue;
+                }
+                if Some(i) == last_te && !ends_in_chunked(value.as_bytes()) {
+                    let mut value = value.as_bytes().to_vec();
+                    value.extend_from_slice(b", chunked");
+                    field(name.as_str(), &value);
+                    continue;
+                }
+            }
+            if chunked && name == header::CONTENT_LENGTH {
+                continue;
+            }
+            field(name.as_str(), value.as_bytes());
+        }
+        if !self.has(&header::USER_AGENT) {
+            field("user-agent", user_agent.as_bytes());
+        }
+        if !self.has(&header::ACCEPT) {
+            field("accept", b"*/*");
+        }
+        if has_body && !chunked && !self.has(&header::CONTENT_LENGTH) {
+            field("content-length", self.body.len().to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        if chunked {
+            out.extend_from_slice(format!("{:x}\r\n", self.body.len()).as_bytes());
+            out.extend_from_slice(&self.body);
+            out.extend_from_slice(b"\r\n0\r\n\r\n");
         } else {
-            path
-        };
-        let uri =
-            Uri::try_from(target.as_str()).map_err(|_| invalid(format!("invalid URL {url}")))?;
+            out.extend_from_slice(&self.body);
+        }
+        Ok(out)
+    }
+
+    /// The HTTP/2 request for `url`: absolute-form (`:authority`), the spec's headers,
+    /// and `User-Agent` and `Accept` unless the spec set them.
+    fn build_h2(&self, url: &Url, user_agent: &str) -> Result<Request<Full<Bytes>>, CheckError> {
+        let target = Self::target(url, true)?;
+        let ua = HeaderValue::from_str(user_agent).map_err(|_| {
+            CheckError::new(
+                ErrorKind::InvalidTarget,
+                Phase::Ttfb,
+                format!("invalid user agent {user_agent:?}"),
+            )
+        })?;
+        let uri = Uri::try_from(target).map_err(|_| {
+            CheckError::new(
+                ErrorKind::InvalidTarget,
+                Phase::Ttfb,
+                format!("invalid URL {url}"),
+            )
+        })?;
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = uri;
-        *request.version_mut() = if h2 {
-            Version::HTTP_2
-        } else {
-            Version::HTTP_11
-        };
+        *request.version_mut() = Version::HTTP_2;
         let headers = request.headers_mut();
-        if !h2 && !self.has(&header::HOST) {
-            let host = HeaderValue::from_str(&authority)
-                .map_err(|_| invalid(format!("invalid host in {url}")))?;
-            headers.insert(header::HOST, host);
-        }
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }
         if !self.has(&header::USER_AGENT) {
-            let ua = HeaderValue::from_str(user_agent)
-                .map_err(|_| invalid(format!("invalid user agent {user_agent:?}")))?;
             headers.insert(header::USER_AGENT, ua);
         }
         if !self.has(&header::ACCEPT) {
@@ -539,6 +751,31 @@ impl RequestPlan {
     }
 }
 
+/// Fails with `invalid_target` unless `value` can be sent as a header value (visible
+/// ASCII, spaces, tabs and obs-text; no control characters).
+fn check_header_value(value: &str, url: &Url, what: &str) -> Result<(), CheckError> {
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    {
+        Ok(())
+    } else {
+        Err(CheckError::new(
+            ErrorKind::InvalidTarget,
+            Phase::Ttfb,
+            format!("invalid {what} {value:?} for {url}"),
+        ))
+    }
+}
+
+/// Whether a `Transfer-Encoding` value's last coding is `chunked`.
+fn ends_in_chunked(value: &[u8]) -> bool {
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .is_some_and(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
 /// `host[:port]` as it goes in `Host`, the port only when not the scheme's default.
 fn authority(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
@@ -553,8 +790,8 @@ fn is_redirect(status: u16) -> bool {
 }
 
 /// The next URL of a redirect, when `location` is a usable `http(s)` reference.
-fn resolve_location(base: &Url, location: &HeaderValue) -> Option<Url> {
-    let location = std::str::from_utf8(location.as_bytes()).ok()?.trim();
+fn resolve_location(base: &Url, location: &str) -> Option<Url> {
+    let location = location.trim();
     let next = base.join(location).ok()?;
     (matches!(next.scheme(), "http" | "https") && next.host_str().is_some_and(|h| !h.is_empty()))
         .then_some(next)
@@ -614,7 +851,7 @@ fn h2_kind(e: &h2::Error) -> ErrorKind {
     }
 }
 
-fn io_kind(e: &io::Error) -> ErrorKind {
+pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
     match e.kind() {
         // Malformed framing (a bad chunk size) or a TLS record error.
         io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => ErrorKind::HttpProtocolError,
@@ -659,18 +896,18 @@ mod tests {
     #[test]
     fn locations_resolve_against_the_current_url() {
         let base = url("http://127.0.0.1:8080/a/b?x=1");
-        let rel = HeaderValue::from_static("../c");
+        let rel = "../c";
         assert_eq!(
-            resolve_location(&base, &rel).unwrap().as_str(),
+            resolve_location(&base, rel).unwrap().as_str(),
             "http://127.0.0.1:8080/c"
         );
-        let abs = HeaderValue::from_static("https://example.com/ok");
+        let abs = "https://example.com/ok";
         assert_eq!(
-            resolve_location(&base, &abs).unwrap().as_str(),
+            resolve_location(&base, abs).unwrap().as_str(),
             "https://example.com/ok"
         );
-        let ftp = HeaderValue::from_static("ftp://example.com/");
-        assert!(resolve_location(&base, &ftp).is_none());
+        let ftp = "ftp://example.com/";
+        assert!(resolve_location(&base, ftp).is_none());
     }
 
     #[test]
@@ -704,15 +941,50 @@ mod tests {
         let spec = HttpSpec::get("http://127.0.0.1:8080/p?q=1");
         let plan = RequestPlan::from_spec(&spec, Phase::Connect).unwrap();
         let target = url(&spec.url);
-        let h1 = plan.build(&target, false, "bw-test").unwrap();
-        assert_eq!(h1.uri(), "/p?q=1");
-        assert_eq!(h1.headers()[header::HOST], "127.0.0.1:8080");
-        assert_eq!(h1.headers()[header::USER_AGENT], "bw-test");
-        assert_eq!(h1.headers()[header::ACCEPT], "*/*");
-        assert!(h1.headers().get(header::ACCEPT_ENCODING).is_none());
-        let h2 = plan.build(&target, true, "bw-test").unwrap();
+        let h1 = plan.encode_h1(&target, "bw-test").unwrap();
+        assert_eq!(
+            String::from_utf8(h1).unwrap(),
+            "GET /p?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: bw-test\r\n\
+             accept: */*\r\n\r\n"
+        );
+        let h2 = plan.build_h2(&target, "bw-test").unwrap();
         assert_eq!(h2.uri(), "http://127.0.0.1:8080/p?q=1");
         assert!(h2.headers().get(header::HOST).is_none());
+        assert_eq!(h2.headers()[header::USER_AGENT], "bw-test");
+        assert_eq!(h2.headers()[header::ACCEPT], "*/*");
+        assert!(h2.headers().get(header::ACCEPT_ENCODING).is_none());
+        assert!(plan.encode_h1(&target, "bad\nagent").is_err());
+    }
+
+    #[test]
+    fn request_bodies_are_framed() {
+        let mut spec = HttpSpec::get("http://example.com/in");
+        spec.method = "POST".to_owned();
+        spec.body = Some("a=1".to_owned());
+        spec.headers = vec![("Accept".to_owned(), "text/plain".to_owned())];
+        let plan = RequestPlan::from_spec(&spec, Phase::Connect).unwrap();
+        let h1 = plan.encode_h1(&url(&spec.url), "ua").unwrap();
+        assert_eq!(
+            String::from_utf8(h1).unwrap(),
+            "POST /in HTTP/1.1\r\nhost: example.com\r\naccept: text/plain\r\n\
+             user-agent: ua\r\ncontent-length: 3\r\n\r\na=1"
+        );
+        spec.headers = vec![
+            ("Transfer-Encoding".to_owned(), "gzip".to_owned()),
+            ("Content-Length".to_owned(), "3".to_owned()),
+        ];
+        let plan = RequestPlan::from_spec(&spec, Phase::Connect).unwrap();
+        let h1 = plan.encode_h1(&url(&spec.url), "ua").unwrap();
+        assert_eq!(
+            String::from_utf8(h1).unwrap(),
+            "POST /in HTTP/1.1\r\nhost: example.com\r\ntransfer-encoding: gzip, chunked\r\n\
+             user-agent: ua\r\naccept: */*\r\n\r\n3\r\na=1\r\n0\r\n\r\n"
+        );
+        spec.body = None;
+        let plan = RequestPlan::from_spec(&spec, Phase::Connect).unwrap();
+        let h1 = String::from_utf8(plan.encode_h1(&url(&spec.url), "ua").unwrap()).unwrap();
+        assert!(!h1.contains("transfer-encoding"), "{h1}");
+        assert!(h1.ends_with("\r\n\r\n"), "{h1}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod checker;
 mod clock;
 mod connect;
 mod dns;
+mod h1;
 mod http;
 pub mod resolve;
 mod tcp;
