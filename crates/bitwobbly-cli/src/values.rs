@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use bitwobbly_core::assert::JsonPathScan;
 use bitwobbly_core::{JsonOp, Phase};
 use serde_json::Value;
 
@@ -184,34 +185,15 @@ pub(crate) fn json_expect(s: &str) -> Result<JsonExpect, String> {
 /// Where the path ends: the first space or operator character at bracket depth zero,
 /// outside quotes.
 fn path_end(s: &str) -> Result<usize, String> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '[' | '(' => depth += 1,
-            ']' | ')' => depth = depth.saturating_sub(1),
-            c if depth == 0 && (c.is_whitespace() || matches!(c, '=' | '!' | '<' | '>')) => {
-                return Ok(i);
-            }
-            _ => {}
-        }
+    let mut scan = JsonPathScan::new(s);
+    let end = scan.by_ref().find(|&(_, c, depth)| {
+        depth == 0 && (c.is_whitespace() || matches!(c, '=' | '!' | '<' | '>'))
+    });
+    match end {
+        Some((i, _, _)) => Ok(i),
+        None if scan.is_balanced() => Ok(s.len()),
+        None => Err("unclosed quote or bracket in the JSONPath".to_owned()),
     }
-    if quote.is_some() || depth > 0 {
-        return Err("unclosed quote or bracket in the JSONPath".to_owned());
-    }
-    Ok(s.len())
 }
 
 /// A JSON value, or a bare word taken as a string.

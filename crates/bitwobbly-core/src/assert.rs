@@ -707,31 +707,78 @@ fn compile_json_path(path: &str) -> Result<JsonPath, SpecError> {
 /// The deepest nesting of brackets and parentheses in a JSONPath query, ignoring those
 /// inside string literals.
 fn json_path_nesting(path: &str) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in path.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            ')' | ']' => depth = depth.saturating_sub(1),
-            _ => {}
+    JsonPathScan::new(path)
+        .map(|(_, _, depth)| depth)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Walks a JSONPath query's structure: yields each character outside string literals
+/// with its byte offset and the bracket depth after it (`[` and `(` open a level, `]`
+/// and `)` close one), skipping quoted text with its escapes.
+///
+/// Useful to find where a query ends inside a longer expression (the first space or
+/// operator at depth zero) without parsing it.
+///
+/// ```
+/// use bitwobbly_core::assert::JsonPathScan;
+///
+/// let expr = "$.items[?(@.name == 'a b')].n >= 3";
+/// let end = JsonPathScan::new(expr)
+///     .find(|&(_, c, depth)| depth == 0 && c.is_whitespace())
+///     .map(|(i, _, _)| i);
+/// assert_eq!(&expr[..end.unwrap()], "$.items[?(@.name == 'a b')].n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonPathScan<'a> {
+    chars: std::str::CharIndices<'a>,
+    depth: usize,
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl<'a> JsonPathScan<'a> {
+    /// Starts at the beginning of `path`.
+    pub fn new(path: &'a str) -> Self {
+        Self {
+            chars: path.char_indices(),
+            depth: 0,
+            quote: None,
+            escaped: false,
         }
     }
-    max
+
+    /// Whether everything seen so far closed its quotes and brackets.
+    pub fn is_balanced(&self) -> bool {
+        self.quote.is_none() && self.depth == 0
+    }
+}
+
+impl Iterator for JsonPathScan<'_> {
+    type Item = (usize, char, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (i, c) in self.chars.by_ref() {
+            if let Some(q) = self.quote {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+                continue;
+            }
+            match c {
+                '\'' | '"' => self.quote = Some(c),
+                '[' | '(' => self.depth += 1,
+                ']' | ')' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+            return Some((i, c, self.depth));
+        }
+        None
+    }
 }
 
 fn check_json_value(op: JsonOp, value: Option<&Value>) -> Result<(), SpecError> {
