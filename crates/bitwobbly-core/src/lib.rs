@@ -15,7 +15,14 @@
 //!   [`AssertionResult`]s with the expected and the actual value;
 //! - [`verdict`], which turns an error and the results into a [`Status`] and a reason;
 //! - [`CheckReport`], with the [`Timings`] breakdown and the facts a probe learned
-//!   ([`HttpFacts`], [`CertFacts`], [`DnsFacts`], [`TcpFacts`]).
+//!   ([`HttpFacts`], [`CertFacts`], [`DnsFacts`], [`TcpFacts`]);
+//! - [`Schedule`] (interval or cron in a time zone) with a per-monitor spread and a
+//!   catch-up rule after downtime;
+//! - [`MonitorState`], the incident state machine: [`Thresholds`] turn [`Outcome`]s into
+//!   [`Health`], and announced [`Transition`]s (went down, degraded, recovered with the
+//!   outage, flapping) honour [`MaintenanceWindow`]s and parent monitors being down;
+//! - [`quorum::decide`], combining several locations' [`Vote`]s under a [`QuorumPolicy`];
+//! - [`HeartbeatState`] deadlines for push monitors, and [`Tally`] for uptime percentages.
 //!
 //! # Example
 //!
@@ -61,8 +68,14 @@ struct ReadmeDoctest;
 
 pub mod assert;
 mod error;
+pub mod heartbeat;
+pub mod maintenance;
+pub mod quorum;
 pub mod report;
+pub mod schedule;
 pub mod spec;
+pub mod state;
+pub mod uptime;
 mod validate;
 
 pub use assert::{
@@ -70,11 +83,20 @@ pub use assert::{
     StatusMatch, verdict,
 };
 pub use error::SpecError;
+pub use heartbeat::{Expect, HeartbeatPolicy, HeartbeatState, HeartbeatStatus, Ping};
+pub use maintenance::MaintenanceWindow;
+pub use quorum::{QuorumPolicy, QuorumVerdict, Share, Vote};
 pub use report::{
     CertFacts, CheckError, CheckReport, DnsFacts, DnsRecord, ErrorKind, Hop, HttpFacts, Phase,
     Status, TcpFacts, Timings,
 };
+pub use schedule::{CatchUp, CronSchedule, Schedule};
 pub use spec::{
     CheckSpec, CompiledCheck, DnsSpec, DnsTransport, HttpSpec, HttpVersionPref, IpPreference,
     RecordType, RedirectPolicy, ResolverSpec, TcpSpec, TlsOptions, TlsSpec,
 };
+pub use state::{
+    Announcer, Condition, Health, HealthTracker, MonitorState, Outcome, Suppression, Thresholds,
+    Transition,
+};
+pub use uptime::Tally;
