@@ -686,6 +686,18 @@ mod tests {
     }
 
     fn run(m: &mut MonitorState, t: &Thresholds, seq: &str, start: i64) -> Vec<Transition> {
+        run_with(m, t, seq, start, Context::new())
+    }
+
+    /// Feeds `seq` (`u` up, `d` degraded, anything else down) one minute apart from
+    /// `start`, all under `ctx`.
+    fn run_with(
+        m: &mut MonitorState,
+        t: &Thresholds,
+        seq: &str,
+        start: i64,
+        ctx: Context,
+    ) -> Vec<Transition> {
         seq.chars()
             .enumerate()
             .map(|(i, c)| {
@@ -694,7 +706,7 @@ mod tests {
                     'd' => Outcome::degraded("slow"),
                     _ => Outcome::down("refused"),
                 };
-                m.observe(t, &o, Context::new(), at(start + i as i64))
+                m.observe(t, &o, ctx, at(start + i as i64))
             })
             .collect()
     }
@@ -853,11 +865,9 @@ mod tests {
         let t = Thresholds::default();
         let mut m = MonitorState::new();
         let ctx = Context::new().with_maintenance(true);
-        let _ = m.observe(&t, &Outcome::up(), ctx, at(0));
-        let _ = m.observe(&t, &Outcome::down("x"), ctx, at(1));
-        let out = m.observe(&t, &Outcome::down("x"), ctx, at(2));
+        let out = run_with(&mut m, &t, "uxx", 0, ctx);
         assert_eq!(
-            out,
+            out[2],
             Transition::Suppressed {
                 would_be: Condition::Down,
                 by: Suppression::Maintenance
@@ -873,23 +883,16 @@ mod tests {
         let t = Thresholds::default();
         let mut m = MonitorState::new();
         let ctx = Context::new().with_maintenance(true);
-        let _ = m.observe(&t, &Outcome::up(), ctx, at(0));
-        let _ = m.observe(&t, &Outcome::down("x"), ctx, at(1));
-        let _ = m.observe(&t, &Outcome::down("x"), ctx, at(2));
-        assert_eq!(
-            m.observe(&t, &Outcome::down("x"), ctx, at(3)),
-            Transition::None
-        );
+        let out = run_with(&mut m, &t, "uxxx", 0, ctx);
+        assert!(matches!(out[2], Transition::Suppressed { .. }));
+        assert_eq!(out[3], Transition::None);
     }
 
     #[test]
     fn still_down_after_maintenance_is_announced() {
         let t = Thresholds::default();
         let mut m = MonitorState::new();
-        let maint = Context::new().with_maintenance(true);
-        let _ = m.observe(&t, &Outcome::up(), maint, at(0));
-        let _ = m.observe(&t, &Outcome::down("x"), maint, at(1));
-        let _ = m.observe(&t, &Outcome::down("x"), maint, at(2));
+        let _ = run_with(&mut m, &t, "uxx", 0, Context::new().with_maintenance(true));
         let out = m.observe(&t, &Outcome::down("x"), Context::new(), at(3));
         assert!(matches!(out, Transition::WentDown { since, .. } if since == at(1)));
         assert!(!m.under_maintenance());
@@ -911,11 +914,9 @@ mod tests {
         let t = Thresholds::default();
         let mut m = MonitorState::new();
         let ctx = Context::new().with_parent_down(true);
-        let _ = m.observe(&t, &Outcome::up(), ctx, at(0));
-        let _ = m.observe(&t, &Outcome::down("x"), ctx, at(1));
-        let out = m.observe(&t, &Outcome::down("x"), ctx, at(2));
+        let out = run_with(&mut m, &t, "uxx", 0, ctx);
         assert_eq!(
-            out,
+            out[2],
             Transition::Suppressed {
                 would_be: Condition::Down,
                 by: Suppression::ParentDown
