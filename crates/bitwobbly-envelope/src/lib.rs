@@ -8,11 +8,11 @@
 //!   [`bytes::Bytes`] slices of the input, never copies.
 //! - [`Dsn`], [`AuthSources`]: the DSN and every place a client key can arrive
 //!   (`X-Sentry-Auth`, `Authorization`, the `sentry_key` query parameter, the envelope `dsn`).
-//! - [`decompress`]: gzip, deflate, br and zstd with a hard cap on the output.
+//! - [`decompress()`]: gzip, deflate, br and zstd with a hard cap on the output.
 //! - [`Limits`]: per item type and per envelope limits, with Relay's defaults.
 //! - [`EventInfo`], [`CheckIn`], [`Session`], [`SessionAggregates`]: the few fields ingest
 //!   needs, read with borrowed strings and everything else skipped.
-//! - [`group`]: a stable grouping fingerprint.
+//! - [`group()`]: a stable grouping fingerprint.
 //! - [`format_rate_limits`], [`format_retry_after`]: response headers for rate limiting.
 //!
 //! All errors are one [`EnvelopeError`]; nothing panics on hostile input.
