@@ -107,13 +107,26 @@ impl Checker {
     async fn run_inner(&self, check: &CompiledCheck) -> CheckReport {
         let spec = check.spec();
         let started_at = OffsetDateTime::now_utc();
-        let mut run = Run::new(first_phase(spec));
+        // A DNS check, or a connection to a name, starts by resolving.
+        let first = check
+            .connect_host()
+            .map_or(Phase::Dns, crate::resolve::first_phase);
+        let mut run = Run::new(first);
         let deadline = run.clock.started() + spec.timeout();
         // Each probe is boxed: the future of a check is then only as large as the probe
         // it runs (the largest kind would otherwise set the size of every check).
         let probe = async {
             match spec {
-                CheckSpec::Http(s) => Box::pin(crate::http::run(self, s, &mut run)).await,
+                CheckSpec::Http(s) => {
+                    let url = check.url().ok_or_else(|| {
+                        CheckError::new(
+                            ErrorKind::InvalidTarget,
+                            Phase::Connect,
+                            "an http check compiled without its URL",
+                        )
+                    })?;
+                    Box::pin(crate::http::run(self, s, url, &mut run)).await
+                }
                 CheckSpec::Tcp(s) => {
                     let banner = check.assertions().needs_banner();
                     Box::pin(crate::tcp::run(self, s, banner, &mut run)).await
@@ -156,22 +169,6 @@ fn humanize(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
-    }
-}
-
-/// The phase a check starts in: DNS when a name must be resolved, else connect.
-fn first_phase(spec: &CheckSpec) -> Phase {
-    let host = match spec {
-        CheckSpec::Http(s) => url::Url::parse(&s.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned)),
-        CheckSpec::Tcp(s) => Some(s.host.clone()),
-        CheckSpec::Tls(s) => Some(s.host.clone()),
-        _ => None,
-    };
-    match host {
-        Some(h) if crate::resolve::parse_ip_literal(&h).is_some() => Phase::Connect,
-        _ => Phase::Dns,
     }
 }
 

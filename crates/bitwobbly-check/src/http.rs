@@ -36,7 +36,6 @@ use url::Url;
 use crate::checker::{Checker, Run};
 use crate::connect;
 use crate::h1;
-use crate::resolve::parse_ip_literal;
 use crate::tls;
 
 const ALPN_H2: &[u8] = b"h2";
@@ -46,9 +45,11 @@ const ALPN_HTTP1: &[u8] = b"http/1.1";
 pub(crate) async fn run(
     checker: &Checker,
     spec: &HttpSpec,
+    target: &Url,
     run: &mut Run,
 ) -> Result<(), CheckError> {
-    let mut url = parse_target(&spec.url, run.clock.current())?;
+    endpoint(target, run.clock.current())?;
+    let mut url = target.clone();
     let mut plan = RequestPlan::from_spec(spec, run.clock.current())?;
     let mut probe = Probe::new(run);
     let mut redirects: u8 = 0;
@@ -82,7 +83,10 @@ pub(crate) async fn run(
             // This hop is over: its connection closes and its time is cut here.
             drop(body);
             plan.follow(status, &url, &next);
-            probe.end_hop(first_phase(&next));
+            probe.end_hop(
+                next.host_str()
+                    .map_or(Phase::Dns, crate::resolve::first_phase),
+            );
             url = next;
             redirects += 1;
             continue;
@@ -451,26 +455,6 @@ fn endpoint(url: &Url, phase: Phase) -> Result<(&str, u16, bool), CheckError> {
         .port_or_known_default()
         .unwrap_or(if https { 443 } else { 80 });
     Ok((host, port, https))
-}
-
-fn parse_target(raw: &str, phase: Phase) -> Result<Url, CheckError> {
-    let url = Url::parse(raw).map_err(|e| {
-        CheckError::new(
-            ErrorKind::InvalidTarget,
-            phase,
-            format!("invalid URL {raw:?}: {e}"),
-        )
-    })?;
-    endpoint(&url, phase)?;
-    Ok(url)
-}
-
-/// The phase a request to `url` starts in: DNS unless the host is an IP literal.
-fn first_phase(url: &Url) -> Phase {
-    match url.host_str() {
-        Some(h) if parse_ip_literal(h).is_some() => Phase::Connect,
-        _ => Phase::Dns,
-    }
 }
 
 // === impl Io ===
@@ -989,9 +973,9 @@ mod tests {
 
     #[test]
     fn unsupported_schemes_are_invalid_targets() {
-        let err = parse_target("ftp://example.com/", Phase::Dns).unwrap_err();
+        let err = endpoint(&url("ftp://example.com/"), Phase::Dns).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidTarget);
-        assert_eq!(first_phase(&url("http://[::1]:80/")), Phase::Connect);
-        assert_eq!(first_phase(&url("http://example.com/")), Phase::Dns);
+        assert_eq!(crate::resolve::first_phase("[::1]"), Phase::Connect);
+        assert_eq!(crate::resolve::first_phase("example.com"), Phase::Dns);
     }
 }

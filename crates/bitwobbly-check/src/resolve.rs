@@ -42,6 +42,16 @@ pub trait Resolve: Send + Sync + fmt::Debug + 'static {
     ) -> LookupFuture<'a>;
 }
 
+/// The phase a connection to `host` starts in: `dns`, unless the host is an IP literal
+/// (then resolution is skipped and reported as zero).
+pub(crate) fn first_phase(host: &str) -> Phase {
+    if parse_ip_literal(host).is_some() {
+        Phase::Connect
+    } else {
+        Phase::Dns
+    }
+}
+
 /// Parses a host that is an IP literal (`127.0.0.1`, `::1` or `[::1]`).
 pub(crate) fn parse_ip_literal(host: &str) -> Option<IpAddr> {
     let bare = host

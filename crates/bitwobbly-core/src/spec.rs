@@ -456,12 +456,13 @@ impl CheckSpec {
     /// HTTP, a PEM bundle with no certificate, a bad regular expression or JSONPath, or an
     /// assertion that makes no sense for this kind of check.
     pub fn compile(self) -> Result<CompiledCheck, SpecError> {
-        crate::validate::validate(&self)?;
+        let url = crate::validate::validate(&self)?;
         let assertions = CompiledAssertions::compile(self.kind(), self.assertions())
             .map_err(|e| e.within("assertions"))?;
         Ok(CompiledCheck {
             spec: self,
             assertions,
+            url,
         })
     }
 }
@@ -471,6 +472,7 @@ impl CheckSpec {
 pub struct CompiledCheck {
     spec: CheckSpec,
     assertions: CompiledAssertions,
+    url: Option<url::Url>,
 }
 
 impl CompiledCheck {
@@ -482,6 +484,23 @@ impl CompiledCheck {
     /// The prepared assertions.
     pub fn assertions(&self) -> &CompiledAssertions {
         &self.assertions
+    }
+
+    /// The parsed URL of an HTTP check (validated as absolute `http`/`https` with a
+    /// host); `None` for other kinds.
+    pub fn url(&self) -> Option<&url::Url> {
+        self.url.as_ref()
+    }
+
+    /// The host the check connects to: the URL's host for HTTP, the `host` field for TCP
+    /// and TLS; `None` for DNS checks, which query a name rather than connect to it.
+    pub fn connect_host(&self) -> Option<&str> {
+        match &self.spec {
+            CheckSpec::Http(_) => self.url().and_then(url::Url::host_str),
+            CheckSpec::Tcp(s) => Some(&s.host),
+            CheckSpec::Tls(s) => Some(&s.host),
+            CheckSpec::Dns(_) => None,
+        }
     }
 }
 
@@ -628,6 +647,27 @@ mod tests {
             resolver: ResolverSpec::System,
             assertions: vec![Assertion::degrade(AssertionKind::CertMinDays { days: 21 })],
         })
+    }
+
+    #[test]
+    fn compiled_checks_keep_the_parsed_url_and_connect_host() {
+        let http = CheckSpec::Http(HttpSpec::get("https://example.com:8443/health"))
+            .compile()
+            .expect("valid");
+        let url = http.url().expect("an http check keeps its URL");
+        assert_eq!(url.port(), Some(8443));
+        assert_eq!(http.connect_host(), Some("example.com"));
+
+        let tcp = CheckSpec::Tcp(TcpSpec::connect("::1", 25))
+            .compile()
+            .expect("valid");
+        assert_eq!(tcp.url(), None);
+        assert_eq!(tcp.connect_host(), Some("::1"));
+
+        let dns = CheckSpec::Dns(DnsSpec::query("example.com", RecordType::Mx))
+            .compile()
+            .expect("valid");
+        assert_eq!(dns.connect_host(), None);
     }
 
     #[test]

@@ -24,16 +24,18 @@ const MAX_LABEL_LEN: usize = 63;
 /// Checks every field of `spec`. Assertions are prepared (and checked one by one) by
 /// [`crate::assert::CompiledAssertions::compile`]; only what depends on other fields is
 /// checked here (a `cert_min_days` assertion needs an `https://` URL).
-pub(crate) fn validate(spec: &CheckSpec) -> Result<(), SpecError> {
+///
+/// Returns the parsed URL of an HTTP check, so it is parsed once per spec, not per run.
+pub(crate) fn validate(spec: &CheckSpec) -> Result<Option<url::Url>, SpecError> {
     match spec {
-        CheckSpec::Http(s) => http(s),
-        CheckSpec::Tcp(s) => tcp(s),
-        CheckSpec::Dns(s) => dns(s),
-        CheckSpec::Tls(s) => tls(s),
+        CheckSpec::Http(s) => http(s).map(Some),
+        CheckSpec::Tcp(s) => tcp(s).map(|()| None),
+        CheckSpec::Dns(s) => dns(s).map(|()| None),
+        CheckSpec::Tls(s) => tls(s).map(|()| None),
     }
 }
 
-fn http(s: &HttpSpec) -> Result<(), SpecError> {
+fn http(s: &HttpSpec) -> Result<url::Url, SpecError> {
     let url = url::Url::parse(&s.url)
         .map_err(|e| SpecError::new("url", format!("not a valid absolute URL: {e}")))?;
     let https = match url.scheme() {
@@ -84,7 +86,7 @@ fn http(s: &HttpSpec) -> Result<(), SpecError> {
     if !https {
         cert_needs_https(&s.assertions)?;
     }
-    Ok(())
+    Ok(url)
 }
 
 fn tcp(s: &TcpSpec) -> Result<(), SpecError> {
@@ -282,6 +284,11 @@ mod tests {
 
     use super::*;
     use crate::spec::{DnsSpec, HttpSpec, RecordType, TcpSpec, TlsSpec};
+
+    /// Validation's verdict alone (the parsed URL is checked in `spec`'s tests).
+    fn validate(spec: &CheckSpec) -> Result<(), SpecError> {
+        super::validate(spec).map(drop)
+    }
 
     const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
