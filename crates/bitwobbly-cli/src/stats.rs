@@ -3,52 +3,18 @@
 
 use std::time::Duration;
 
+use bitwobbly_core::latency::Spread;
 use bitwobbly_core::{CheckReport, Phase, Status};
 use serde_json::{Value, json};
 
-/// Min, median, 95th percentile and max of a set of durations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Spread {
-    /// Smallest.
-    pub min: Duration,
-    /// Middle value; the mean of the two middle values for an even count.
-    pub median: Duration,
-    /// 95th percentile by the nearest-rank method: the value at rank ⌈0.95·n⌉.
-    pub p95: Duration,
-    /// Largest.
-    pub max: Duration,
-}
-
-impl Spread {
-    /// The spread of `samples`, or `None` when there are none.
-    pub fn of(samples: &[Duration]) -> Option<Self> {
-        let mut s = samples.to_vec();
-        s.sort_unstable();
-        let n = s.len();
-        let (&min, &max) = (s.first()?, s.last()?);
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2
-        };
-        // Nearest rank: ceil(95 * n / 100), counted from 1.
-        let rank = (95 * n).div_ceil(100).max(1);
-        Some(Self {
-            min,
-            median,
-            p95: s[rank - 1],
-            max,
-        })
-    }
-
-    fn to_json(self) -> Value {
-        json!({
-            "min": micros(self.min),
-            "median": micros(self.median),
-            "p95": micros(self.p95),
-            "max": micros(self.max),
-        })
-    }
+/// A spread as JSON, in whole microseconds.
+fn spread_json(spread: Spread) -> Value {
+    json!({
+        "min": micros(spread.min),
+        "median": micros(spread.median),
+        "p95": micros(spread.p95),
+        "max": micros(spread.max),
+    })
 }
 
 fn micros(d: Duration) -> u64 {
@@ -108,9 +74,9 @@ impl Summary {
         let timings = self.total.map(|total| {
             let mut m = serde_json::Map::new();
             for (p, s) in &self.phases {
-                m.insert(format!("{}_us", p.as_str()), s.to_json());
+                m.insert(format!("{}_us", p.as_str()), spread_json(*s));
             }
-            m.insert("total_us".to_owned(), total.to_json());
+            m.insert("total_us".to_owned(), spread_json(total));
             Value::Object(m)
         });
         json!({
@@ -130,51 +96,6 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::output::tests::{down_report, up_report};
-
-    fn ms(v: &[u64]) -> Vec<Duration> {
-        v.iter().map(|&m| Duration::from_millis(m)).collect()
-    }
-
-    #[test]
-    fn spread_of_nothing_is_none() {
-        assert_eq!(Spread::of(&[]), None);
-    }
-
-    #[test]
-    fn spread_of_one_sample() {
-        let s = Spread::of(&ms(&[7])).unwrap();
-        let d = Duration::from_millis(7);
-        assert_eq!((s.min, s.median, s.p95, s.max), (d, d, d, d));
-    }
-
-    #[test]
-    fn odd_count_median_is_the_middle() {
-        let s = Spread::of(&ms(&[5, 1, 3])).unwrap();
-        assert_eq!(s.min, Duration::from_millis(1));
-        assert_eq!(s.median, Duration::from_millis(3));
-        assert_eq!(s.p95, Duration::from_millis(5));
-        assert_eq!(s.max, Duration::from_millis(5));
-    }
-
-    #[test]
-    fn even_count_median_is_the_mean_of_the_middle_two() {
-        let s = Spread::of(&ms(&[4, 1, 2, 3])).unwrap();
-        assert_eq!(s.median, Duration::from_micros(2500));
-    }
-
-    #[test]
-    fn p95_uses_nearest_rank() {
-        // 1..=20: rank ceil(0.95 * 20) = 19.
-        let s = Spread::of(&ms(&(1..=20).collect::<Vec<_>>())).unwrap();
-        assert_eq!(s.p95, Duration::from_millis(19));
-        // 1..=100: rank 95.
-        let s = Spread::of(&ms(&(1..=100).rev().collect::<Vec<_>>())).unwrap();
-        assert_eq!(s.p95, Duration::from_millis(95));
-        assert_eq!(s.median, Duration::from_micros(50_500));
-        // 1..=10: rank ceil(9.5) = 10.
-        let s = Spread::of(&ms(&(1..=10).collect::<Vec<_>>())).unwrap();
-        assert_eq!(s.p95, Duration::from_millis(10));
-    }
 
     #[test]
     fn summary_counts_and_skips_failed_runs_in_timings() {

@@ -69,6 +69,7 @@ struct ReadmeDoctest;
 pub mod assert;
 mod error;
 pub mod heartbeat;
+pub mod latency;
 pub mod maintenance;
 pub mod quorum;
 pub mod report;
