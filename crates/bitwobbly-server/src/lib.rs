@@ -1,3 +1,30 @@
-//! The Bit Wobbly server: HTTP API, ingest, scheduler, notifier and status pages.
+//! The Bit Wobbly server: the REST API, the scheduler and its checker pool, incidents, the
+//! durable notifier and its channels, heartbeat pings, health and metrics.
 //!
-//! This crate is reserved for `bitwobbly serve` and has no public API yet.
+//! Everything here composes the library crates: checks run in `bitwobbly-check`, decisions
+//! (thresholds, incidents, maintenance, schedules) are made by `bitwobbly-core`, and data lives
+//! in `bitwobbly-store`. Handlers stay thin.
+//!
+//! Start a whole server with [`server::Server`]; embed parts of it through [`AppState`] and the
+//! routers in [`api`], [`heartbeat`] and [`ops`].
+
+pub mod api;
+pub mod apply;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod heartbeat;
+pub mod incident;
+pub mod metrics;
+pub mod netguard;
+pub mod notify;
+pub mod ops;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
