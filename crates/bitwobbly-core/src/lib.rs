@@ -66,6 +66,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctest;
 
+pub mod alert;
 pub mod assert;
 mod error;
 pub mod heartbeat;
