@@ -28,3 +28,16 @@ pub use clock::Clock;
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+
+use tracing::Instrument;
+
+/// Spawns background work on the current runtime inside a span named `task = name`, so its
+/// logs say where they come from.
+#[allow(clippy::disallowed_methods)]
+pub fn spawn<F>(name: &'static str, fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(fut.instrument(tracing::info_span!("task", name)))
+}
