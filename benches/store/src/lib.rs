@@ -4,7 +4,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), create a database of their own with `psql`
 //! and drop it afterwards. Set `BITWOBBLY_BENCH_SKIP_PG=1` to run the SQLite ones only.
 
-use bitwobbly_core::{CheckSpec, HttpSpec};
+use bitwobbly_core::{CheckSpec, HttpSpec, Schedule, Thresholds};
 use bitwobbly_store::prelude::*;
 
 /// 2024-01-01T00:00:00Z: the benches' fixed clock.
@@ -142,10 +142,12 @@ impl Fixture {
 /// An HTTP monitor every minute.
 pub fn monitor(name: &str) -> NewMonitor {
     NewMonitor {
+        key: None,
         name: name.to_owned(),
         spec: CheckSpec::Http(HttpSpec::get("http://127.0.0.1:9/")),
-        schedule: Schedule::Interval { secs: 60 },
+        schedule: Schedule::Interval(std::time::Duration::from_secs(60)),
         thresholds: Thresholds::default(),
+        parent_id: None,
         paused: false,
         locations: vec![],
     }

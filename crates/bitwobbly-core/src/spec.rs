@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assert::{Assertion, CompiledAssertions};
 use crate::error::SpecError;
+use crate::heartbeat::{Expect, HeartbeatPolicy};
 
 /// Default limit for a whole check.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,12 @@ pub enum CheckSpec {
     Dns(DnsSpec),
     /// A TLS handshake, for certificate facts.
     Tls(TlsSpec),
+    /// A heartbeat (push) monitor: nothing is probed, pings are expected instead.
+    ///
+    /// Serialised with the policy's fields beside the tag, e.g.
+    /// `{"type": "heartbeat", "expect": {"type": "period", "period": "5m"}, "grace": "1m"}`.
+    /// It validates ([`CheckSpec::validate`]) but does not compile: it is never run.
+    Heartbeat(HeartbeatPolicy),
 }
 
 /// Which address family to connect over.
@@ -407,44 +414,85 @@ impl TlsSpec {
 }
 
 impl CheckSpec {
-    /// The check's kind as a short lowercase name (`http`, `tcp`, `dns`, `tls`).
+    /// The check's kind as a short lowercase name (`http`, `tcp`, `dns`, `tls`,
+    /// `heartbeat`).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
             Self::Dns(_) => "dns",
             Self::Tls(_) => "tls",
+            Self::Heartbeat(_) => "heartbeat",
         }
     }
 
-    /// The limit for the whole check.
+    /// Whether this is a heartbeat monitor (pinged, never run).
+    pub fn is_heartbeat(&self) -> bool {
+        matches!(self, Self::Heartbeat(_))
+    }
+
+    /// The heartbeat policy, for a heartbeat monitor.
+    pub fn heartbeat(&self) -> Option<&HeartbeatPolicy> {
+        match self {
+            Self::Heartbeat(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The limit for the whole check; zero for a heartbeat, which is not run.
     pub fn timeout(&self) -> Duration {
         match self {
             Self::Http(s) => s.timeout,
             Self::Tcp(s) => s.timeout,
             Self::Dns(s) => s.timeout,
             Self::Tls(s) => s.timeout,
+            Self::Heartbeat(_) => Duration::ZERO,
         }
     }
 
-    /// The spec's assertions.
+    /// The spec's assertions (none for a heartbeat).
     pub fn assertions(&self) -> &[Assertion] {
         match self {
             Self::Http(s) => &s.assertions,
             Self::Tcp(s) => &s.assertions,
             Self::Dns(s) => &s.assertions,
             Self::Tls(s) => &s.assertions,
+            Self::Heartbeat(_) => &[],
         }
     }
 
-    /// A human-readable target: the URL, `host:port` or `name TYPE`.
+    /// A human-readable target: the URL, `host:port`, `name TYPE`, or for a heartbeat what
+    /// it expects (`ping every 5m`, `ping at 0 3 * * * Europe/Berlin`).
     pub fn target(&self) -> String {
         match self {
             Self::Http(s) => s.url.clone(),
             Self::Tcp(s) => format_host_port(&s.host, s.port),
             Self::Dns(s) => format!("{} {}", s.name, s.record_type),
             Self::Tls(s) => format_host_port(&s.host, s.port),
+            Self::Heartbeat(p) => match &p.expect {
+                Expect::Period { period } => {
+                    format!("ping every {}", humantime::format_duration(*period))
+                }
+                Expect::Cron { cron } => format!("ping at {} {}", cron.expr(), cron.tz()),
+            },
         }
+    }
+
+    /// Validates every field and the assertions, without preparing anything to run. A
+    /// heartbeat's policy is validated here too (its fields sit beside the `type` tag, so
+    /// its paths are `expect.period`, `max_runtime`).
+    ///
+    /// # Errors
+    ///
+    /// As [`CheckSpec::compile`], except that a valid heartbeat passes.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if let Self::Heartbeat(p) = self {
+            return p.validate();
+        }
+        crate::validate::validate(self)?;
+        CompiledAssertions::compile(self.kind(), self.assertions())
+            .map_err(|e| e.within("assertions"))?;
+        Ok(())
     }
 
     /// Validates every field and prepares the assertions.
@@ -454,8 +502,15 @@ impl CheckSpec {
     /// A [`SpecError`] naming the first invalid field: a URL that is not absolute
     /// `http(s)`, an empty host, a zero or too long timeout, a header that is not valid
     /// HTTP, a PEM bundle with no certificate, a bad regular expression or JSONPath, or an
-    /// assertion that makes no sense for this kind of check.
+    /// assertion that makes no sense for this kind of check. A heartbeat is refused on
+    /// field `type`: heartbeat monitors receive pings and are not run.
     pub fn compile(self) -> Result<CompiledCheck, SpecError> {
+        if self.is_heartbeat() {
+            return Err(SpecError::new(
+                "type",
+                "heartbeat monitors receive pings and are not run",
+            ));
+        }
         let url = crate::validate::validate(&self)?;
         let assertions = CompiledAssertions::compile(self.kind(), self.assertions())
             .map_err(|e| e.within("assertions"))?;
@@ -499,7 +554,7 @@ impl CompiledCheck {
             CheckSpec::Http(_) => self.url().and_then(url::Url::host_str),
             CheckSpec::Tcp(s) => Some(&s.host),
             CheckSpec::Tls(s) => Some(&s.host),
-            CheckSpec::Dns(_) => None,
+            CheckSpec::Dns(_) | CheckSpec::Heartbeat(_) => None,
         }
     }
 }
@@ -809,6 +864,98 @@ mod tests {
         assert_eq!(
             CheckSpec::Tcp(TcpSpec::connect("::1", 22)).target(),
             "[::1]:22"
+        );
+    }
+
+    #[test]
+    fn heartbeat_spec_reads_the_documented_json() {
+        let v = json!({
+            "type": "heartbeat",
+            "expect": {"type": "period", "period": "5m"},
+            "grace": "1m",
+            "max_runtime": "10m"
+        });
+        let spec: CheckSpec = serde_json::from_value(v.clone()).expect("deserialise");
+        let want = HeartbeatPolicy::every(Duration::from_secs(300), Duration::from_secs(60))
+            .with_max_runtime(Duration::from_secs(600));
+        assert_eq!(spec, CheckSpec::Heartbeat(want.clone()));
+        assert_eq!(spec.kind(), "heartbeat");
+        assert!(spec.is_heartbeat());
+        assert_eq!(spec.heartbeat(), Some(&want));
+        assert!(spec.assertions().is_empty());
+        assert_eq!(spec.target(), "ping every 5m");
+        assert_eq!(serde_json::to_value(&spec).expect("serialise"), v);
+        assert_eq!(round_trip(&spec), spec);
+    }
+
+    #[test]
+    fn heartbeat_spec_with_cron_round_trips() {
+        let cron = crate::schedule::CronSchedule::new("0 3 * * *", "Europe/Berlin").expect("cron");
+        let spec = CheckSpec::Heartbeat(HeartbeatPolicy::cron(cron, Duration::from_secs(600)));
+        assert_eq!(round_trip(&spec), spec);
+        assert_eq!(spec.target(), "ping at 0 3 * * * Europe/Berlin");
+        spec.validate().expect("valid");
+    }
+
+    #[test]
+    fn heartbeat_spec_refuses_unknown_fields() {
+        let r = serde_json::from_value::<CheckSpec>(json!({
+            "type": "heartbeat",
+            "expect": {"type": "period", "period": "5m"},
+            "url": "https://example.com/"
+        }));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn heartbeat_validation_names_the_policy_field() {
+        let spec = CheckSpec::Heartbeat(HeartbeatPolicy::every(
+            Duration::from_secs(5),
+            Duration::ZERO,
+        ));
+        assert_eq!(
+            spec.validate().expect_err("too short").field,
+            "expect.period"
+        );
+        let spec = CheckSpec::Heartbeat(
+            HeartbeatPolicy::every(Duration::from_secs(60), Duration::ZERO)
+                .with_max_runtime(Duration::ZERO),
+        );
+        assert_eq!(spec.validate().expect_err("zero").field, "max_runtime");
+    }
+
+    #[test]
+    fn heartbeat_does_not_compile() {
+        let spec = CheckSpec::Heartbeat(HeartbeatPolicy::every(
+            Duration::from_secs(300),
+            Duration::ZERO,
+        ));
+        spec.validate().expect("a valid heartbeat validates");
+        let e = spec.compile().expect_err("not runnable");
+        assert_eq!(e.field, "type");
+        assert_eq!(
+            e.problem,
+            "heartbeat monitors receive pings and are not run"
+        );
+    }
+
+    #[test]
+    fn validate_checks_fields_and_assertions_without_compiling() {
+        full_http().validate().expect("valid");
+        let mut s = HttpSpec::get("https://example.com/");
+        s.assertions = vec![Assertion::fail(AssertionKind::BodyMatches {
+            pattern: "(".to_owned(),
+        })];
+        assert_eq!(
+            CheckSpec::Http(s).validate().expect_err("bad regex").field,
+            "assertions[0].pattern"
+        );
+        assert_eq!(
+            CheckSpec::Http(HttpSpec::get("ftp://x/"))
+                .validate()
+                .expect_err("bad url")
+                .field,
+            "url"
         );
     }
 

@@ -32,6 +32,7 @@ pub(crate) fn validate(spec: &CheckSpec) -> Result<Option<url::Url>, SpecError> 
         CheckSpec::Tcp(s) => tcp(s).map(|()| None),
         CheckSpec::Dns(s) => dns(s).map(|()| None),
         CheckSpec::Tls(s) => tls(s).map(|()| None),
+        CheckSpec::Heartbeat(p) => p.validate().map(|()| None),
     }
 }
 

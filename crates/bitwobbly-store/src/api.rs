@@ -55,6 +55,16 @@ pub trait AccountStore {
     /// [`StoreError::NotFound`].
     fn delete_workspace(&mut self, id: WorkspaceId) -> impl Future<Output = Result<()>> + Send;
 
+    /// Renames a workspace (its slug stays).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn rename_workspace(
+        &mut self,
+        id: WorkspaceId,
+        name: &str,
+    ) -> impl Future<Output = Result<Workspace>> + Send;
+
     /// Creates a user; the password is hashed with argon2id. The email is trimmed and lowercased.
     ///
     /// # Errors
@@ -69,6 +79,28 @@ pub trait AccountStore {
 
     /// A user by id.
     fn user(&mut self, id: UserId) -> impl Future<Output = Result<Option<User>>> + Send;
+
+    /// A user by email (trimmed and lowercased before the lookup).
+    fn user_by_email(&mut self, email: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+
+    /// How many users exist (zero before the first administrator is set up).
+    fn user_count(&mut self) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Makes a one-time set-up token (for creating the first administrator), live for `ttl`;
+    /// the secret is returned once and only its hash is stored.
+    fn create_setup_token(
+        &mut self,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Secret>> + Send;
+
+    /// Uses up a set-up token: `true` the first time a live token is presented, `false` if it
+    /// is unknown, expired or already used.
+    fn consume_setup_token(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// The user whose email and password match, or `None`.
     fn verify_login(
@@ -159,6 +191,16 @@ pub trait ScheduleStore {
         node: &str,
         next_run_at: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Drops every monitor lease `node` holds, leaving `next_run_at` as it is (graceful
+    /// shutdown); returns how many.
+    fn release_all_monitors(&mut self, node: &str) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The heartbeat monitor whose ping token this is (any workspace), with its state.
+    fn monitor_by_ping_token(
+        &mut self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<(Monitor, MonitorState)>>> + Send;
 }
 
 /// The delivery side of the notification outbox.
@@ -210,6 +252,14 @@ pub trait OutboxQueue {
 
     /// Deletes sent notifications finished before `before`; returns how many.
     fn purge_sent(&mut self, before: Timestamp) -> impl Future<Output = Result<u64>> + Send;
+
+    /// How many notifications are pending and how many are dead, over every workspace (for
+    /// metrics): `(pending, dead)`.
+    fn outbox_counts(&mut self) -> impl Future<Output = Result<(i64, i64)>> + Send;
+
+    /// Gives back every notification lease `node` holds (graceful shutdown), keeping the
+    /// attempt count and the due time; returns how many.
+    fn release_notifications(&mut self, node: &str) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// Rollups and retention of check results.
@@ -254,6 +304,13 @@ impl<S: Source> AccountStore for Global<S> {
             .await)
     }
 
+    async fn rename_workspace(&mut self, id: WorkspaceId, name: &str) -> Result<Workspace> {
+        run!(self.src, |c, ops| ops::accounts::rename_workspace(
+            c, id, name
+        )
+        .await)
+    }
+
     async fn create_user(
         &mut self,
         email: &str,
@@ -274,6 +331,34 @@ impl<S: Source> AccountStore for Global<S> {
 
     async fn user(&mut self, id: UserId) -> Result<Option<User>> {
         run!(self.src, |c, ops| ops::accounts::user(c, id).await)
+    }
+
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>> {
+        let email = email.trim().to_lowercase();
+        run!(self.src, |c, ops| ops::accounts::user_by_email(c, &email)
+            .await)
+    }
+
+    async fn user_count(&mut self) -> Result<i64> {
+        run!(self.src, |c, ops| ops::accounts::user_count(c).await)
+    }
+
+    async fn create_setup_token(&mut self, now: Timestamp, ttl: Duration) -> Result<Secret> {
+        let (secret, hash) = secret::new_setup_secret()?;
+        let expires = now.plus(ttl);
+        run!(self.src, |c, ops| ops::accounts::create_setup_token(
+            c, &hash, now, expires
+        )
+        .await)?;
+        Ok(secret)
+    }
+
+    async fn consume_setup_token(&mut self, secret: &str, now: Timestamp) -> Result<bool> {
+        let hash = secret::token_hash(secret);
+        run!(self.src, |c, ops| ops::accounts::consume_setup_token(
+            c, &hash, now
+        )
+        .await)
     }
 
     async fn verify_login(&mut self, email: &str, password: &str) -> Result<Option<User>> {
@@ -402,6 +487,18 @@ impl<S: Source> ScheduleStore for Global<S> {
         )
         .await)
     }
+
+    async fn release_all_monitors(&mut self, node: &str) -> Result<u64> {
+        run!(self.src, |c, ops| ops::monitors::release_all(c, node).await)
+    }
+
+    async fn monitor_by_ping_token(
+        &mut self,
+        token: &str,
+    ) -> Result<Option<(Monitor, MonitorState)>> {
+        run!(self.src, |c, ops| ops::monitors::by_ping_token(c, token)
+            .await)
+    }
 }
 
 impl<S: Source> OutboxQueue for Global<S> {
@@ -454,6 +551,14 @@ impl<S: Source> OutboxQueue for Global<S> {
     async fn purge_sent(&mut self, before: Timestamp) -> Result<u64> {
         run!(self.src, |c, ops| ops::notify::purge_sent(c, before).await)
     }
+
+    async fn outbox_counts(&mut self) -> Result<(i64, i64)> {
+        run!(self.src, |c, ops| ops::notify::counts(c).await)
+    }
+
+    async fn release_notifications(&mut self, node: &str) -> Result<u64> {
+        run!(self.src, |c, ops| ops::notify::release_all(c, node).await)
+    }
 }
 
 impl<S: Source> Compaction for Global<S> {
@@ -504,6 +609,12 @@ pub trait MemberStore {
     /// Every API token (without secrets).
     fn api_tokens(&mut self) -> impl Future<Output = Result<Vec<ApiToken>>> + Send;
 
+    /// An API token by id (without its secret).
+    fn api_token(
+        &mut self,
+        id: ApiTokenId,
+    ) -> impl Future<Output = Result<Option<ApiToken>>> + Send;
+
     /// Revokes a token.
     fn revoke_api_token(
         &mut self,
@@ -514,10 +625,13 @@ pub trait MemberStore {
 
 /// Monitors and their running state.
 pub trait MonitorStore {
-    /// Creates a monitor, due at once.
+    /// Creates a monitor, due at once. A heartbeat monitor gets its ping token and its
+    /// heartbeat state, and is due at its first deadline instead.
     ///
     /// # Errors
-    /// [`StoreError::Invalid`] for an empty name or a zero interval.
+    /// [`StoreError::Invalid`] for an empty name, an empty key or a parent that is the
+    /// monitor itself; [`StoreError::NotFound`] for a parent not in the workspace;
+    /// [`StoreError::Conflict`] for a key already used in the workspace.
     fn create_monitor(
         &mut self,
         new: &NewMonitor,
@@ -530,7 +644,16 @@ pub trait MonitorStore {
     /// Every monitor, by id.
     fn monitors(&mut self) -> impl Future<Output = Result<Vec<Monitor>>> + Send;
 
-    /// Replaces a monitor's definition.
+    /// A monitor by its configuration key.
+    fn monitor_by_key(&mut self, key: &str)
+    -> impl Future<Output = Result<Option<Monitor>>> + Send;
+
+    /// Replaces a monitor's definition (its ping token is kept; a monitor that becomes a
+    /// heartbeat gets one, and its heartbeat state starts at `now`).
+    ///
+    /// # Errors
+    /// As [`MonitorStore::create_monitor`], and [`StoreError::Invalid`] for a parent chain
+    /// that would loop back to the monitor.
     fn update_monitor(
         &mut self,
         id: MonitorId,
@@ -538,7 +661,9 @@ pub trait MonitorStore {
         now: Timestamp,
     ) -> impl Future<Output = Result<Monitor>> + Send;
 
-    /// Pauses or resumes a monitor (resuming makes it due at once).
+    /// Pauses or resumes a monitor. Resuming makes a check due at once; a paused heartbeat
+    /// that is resumed counts from `now`, as if just created (its next deadline is one
+    /// period plus grace away).
     fn set_paused(
         &mut self,
         id: MonitorId,
@@ -554,6 +679,18 @@ pub trait MonitorStore {
         &mut self,
         id: MonitorId,
     ) -> impl Future<Output = Result<Option<MonitorState>>> + Send;
+
+    /// A monitor's running state, locked until the transaction ends: call it on a
+    /// [`Tx`](crate::Tx) scope, then [`MonitorStore::update_monitor_state`] and commit.
+    /// Two transactions doing this on one monitor run one after the other (PostgreSQL
+    /// `FOR UPDATE`; SQLite holds its write lock from the start of the transaction).
+    fn monitor_state_for_update(
+        &mut self,
+        id: MonitorId,
+    ) -> impl Future<Output = Result<Option<MonitorState>>> + Send;
+
+    /// The running state of every monitor of the workspace, by monitor id.
+    fn monitor_states(&mut self) -> impl Future<Output = Result<Vec<MonitorState>>> + Send;
 
     /// Writes the state core decided after a result.
     fn update_monitor_state(
@@ -647,6 +784,22 @@ pub trait IncidentStore {
         at: Timestamp,
     ) -> impl Future<Output = Result<IncidentUpdate>> + Send;
 
+    /// Resolves an incident: sets `resolved_at` (kept if already resolved) and the status,
+    /// and posts `message` as the resolving update.
+    fn resolve_incident(
+        &mut self,
+        id: IncidentId,
+        at: Timestamp,
+        message: &str,
+    ) -> impl Future<Output = Result<IncidentUpdate>> + Send;
+
+    /// A monitor's incidents, newest first.
+    fn incidents_for_monitor(
+        &mut self,
+        monitor: MonitorId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Incident>>> + Send;
+
     /// An incident's updates, oldest first.
     fn incident_updates(
         &mut self,
@@ -679,6 +832,38 @@ pub trait NotificationStore {
     /// Every channel.
     fn channels(&mut self) -> impl Future<Output = Result<Vec<Channel>>> + Send;
 
+    /// A channel by id.
+    fn channel(&mut self, id: ChannelId) -> impl Future<Output = Result<Option<Channel>>> + Send;
+
+    /// A channel by its configuration key.
+    fn channel_by_key(&mut self, key: &str)
+    -> impl Future<Output = Result<Option<Channel>>> + Send;
+
+    /// Replaces a channel's settings; an enabled channel loses its `disabled_reason`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Conflict`] for a key already used.
+    fn update_channel(
+        &mut self,
+        id: ChannelId,
+        new: &NewChannel,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Channel>> + Send;
+
+    /// Enables or disables a channel, recording why (`reason` is cleared when enabling).
+    fn set_channel_enabled(
+        &mut self,
+        id: ChannelId,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The monitors that notify through a channel.
+    fn monitors_for_channel(
+        &mut self,
+        id: ChannelId,
+    ) -> impl Future<Output = Result<Vec<MonitorId>>> + Send;
+
     /// The channels of a monitor.
     fn channels_for_monitor(
         &mut self,
@@ -701,6 +886,13 @@ pub trait NotificationStore {
         &mut self,
         id: OutboxId,
     ) -> impl Future<Output = Result<Option<Notification>>> + Send;
+
+    /// Outbox rows, newest first, optionally of one state.
+    fn notifications(
+        &mut self,
+        state: Option<OutboxState>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Notification>>> + Send;
 
     /// Dead notifications, most recent first.
     fn dead_notifications(
@@ -763,6 +955,11 @@ impl<S: Source> MemberStore for Scoped<S> {
         run!(self.src, |c, ops| ops::accounts::tokens(c, ws).await)
     }
 
+    async fn api_token(&mut self, id: ApiTokenId) -> Result<Option<ApiToken>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::accounts::token(c, ws, id).await)
+    }
+
     async fn revoke_api_token(&mut self, id: ApiTokenId, now: Timestamp) -> Result<()> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::accounts::revoke_token(
@@ -787,6 +984,11 @@ impl<S: Source> MonitorStore for Scoped<S> {
     async fn monitors(&mut self) -> Result<Vec<Monitor>> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::monitors::list(c, ws).await)
+    }
+
+    async fn monitor_by_key(&mut self, key: &str) -> Result<Option<Monitor>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::by_key(c, ws, key).await)
     }
 
     async fn update_monitor(
@@ -818,6 +1020,19 @@ impl<S: Source> MonitorStore for Scoped<S> {
     async fn monitor_state(&mut self, id: MonitorId) -> Result<Option<MonitorState>> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::monitors::state(c, ws, id).await)
+    }
+
+    async fn monitor_state_for_update(&mut self, id: MonitorId) -> Result<Option<MonitorState>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::state_for_update(
+            c, ws, id
+        )
+        .await)
+    }
+
+    async fn monitor_states(&mut self) -> Result<Vec<MonitorState>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::monitors::states(c, ws).await)
     }
 
     async fn update_monitor_state(&mut self, id: MonitorId, update: &StateUpdate) -> Result<()> {
@@ -934,6 +1149,36 @@ impl<S: Source> IncidentStore for Scoped<S> {
         .await)
     }
 
+    async fn resolve_incident(
+        &mut self,
+        id: IncidentId,
+        at: Timestamp,
+        message: &str,
+    ) -> Result<IncidentUpdate> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::add_update(
+            c,
+            ws,
+            id,
+            IncidentStatus::Resolved,
+            message,
+            at
+        )
+        .await)
+    }
+
+    async fn incidents_for_monitor(
+        &mut self,
+        monitor: MonitorId,
+        limit: u32,
+    ) -> Result<Vec<Incident>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::for_monitor(
+            c, ws, monitor, limit
+        )
+        .await)
+    }
+
     async fn incident_updates(&mut self, id: IncidentId) -> Result<Vec<IncidentUpdate>> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::incidents::updates(c, ws, id).await)
@@ -999,6 +1244,61 @@ impl<S: Source> NotificationStore for Scoped<S> {
     async fn notification(&mut self, id: OutboxId) -> Result<Option<Notification>> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::notify::get(c, ws, id).await)
+    }
+
+    async fn notifications(
+        &mut self,
+        state: Option<OutboxState>,
+        limit: u32,
+    ) -> Result<Vec<Notification>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::list(c, ws, state, limit)
+            .await)
+    }
+
+    async fn channel(&mut self, id: ChannelId) -> Result<Option<Channel>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::channel(c, ws, id).await)
+    }
+
+    async fn channel_by_key(&mut self, key: &str) -> Result<Option<Channel>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::channel_by_key(c, ws, key)
+            .await)
+    }
+
+    async fn update_channel(
+        &mut self,
+        id: ChannelId,
+        new: &NewChannel,
+        _now: Timestamp,
+    ) -> Result<Channel> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::update_channel(
+            c, ws, id, new
+        )
+        .await)
+    }
+
+    async fn set_channel_enabled(
+        &mut self,
+        id: ChannelId,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::set_channel_enabled(
+            c, ws, id, enabled, reason
+        )
+        .await)
+    }
+
+    async fn monitors_for_channel(&mut self, id: ChannelId) -> Result<Vec<MonitorId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::monitors_for_channel(
+            c, ws, id
+        )
+        .await)
     }
 
     async fn dead_notifications(&mut self, limit: u32) -> Result<Vec<Notification>> {
@@ -1075,6 +1375,31 @@ pub trait StatusPageStore {
         page: StatusPageId,
     ) -> impl Future<Output = Result<Vec<Component>>> + Send;
 
+    /// A component by id.
+    fn component(
+        &mut self,
+        id: ComponentId,
+    ) -> impl Future<Output = Result<Option<Component>>> + Send;
+
+    /// A page's component by its configuration key.
+    fn component_by_key(
+        &mut self,
+        page: StatusPageId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Component>>> + Send;
+
+    /// Replaces a component's group, monitor, key, name, description and position (its
+    /// page and status stay).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if it, its group or its monitor is not in the workspace;
+    /// [`StoreError::Conflict`] for a key already used on the page.
+    fn update_component(
+        &mut self,
+        id: ComponentId,
+        new: &NewComponent,
+    ) -> impl Future<Output = Result<Component>> + Send;
+
     /// Sets a component's status.
     fn set_component_status(
         &mut self,
@@ -1105,11 +1430,37 @@ pub trait StatusPageStore {
         after: Timestamp,
     ) -> impl Future<Output = Result<Vec<Maintenance>>> + Send;
 
+    /// A window by id.
+    fn maintenance(
+        &mut self,
+        id: MaintenanceId,
+    ) -> impl Future<Output = Result<Option<Maintenance>>> + Send;
+
+    /// Replaces a window's settings and links.
+    fn update_maintenance(
+        &mut self,
+        id: MaintenanceId,
+        new: &NewMaintenance,
+    ) -> impl Future<Output = Result<Maintenance>> + Send;
+
     /// The components a window covers.
     fn maintenance_components(
         &mut self,
         id: MaintenanceId,
     ) -> impl Future<Output = Result<Vec<ComponentId>>> + Send;
+
+    /// The monitors a window is linked to directly.
+    fn maintenance_monitors(
+        &mut self,
+        id: MaintenanceId,
+    ) -> impl Future<Output = Result<Vec<MonitorId>>> + Send;
+
+    /// The windows that cover a monitor: linked to it directly or through a component that
+    /// shows it; by start. Past windows are included (the caller decides which are active).
+    fn maintenances_for_monitor(
+        &mut self,
+        monitor: MonitorId,
+    ) -> impl Future<Output = Result<Vec<Maintenance>>> + Send;
 
     /// Deletes a window.
     fn delete_maintenance(&mut self, id: MaintenanceId) -> impl Future<Output = Result<()>> + Send;
@@ -1434,6 +1785,31 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         run!(self.src, |c, ops| ops::pages::components(c, ws, page).await)
     }
 
+    async fn component(&mut self, id: ComponentId) -> Result<Option<Component>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::component(c, ws, id).await)
+    }
+
+    async fn component_by_key(
+        &mut self,
+        page: StatusPageId,
+        key: &str,
+    ) -> Result<Option<Component>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::component_by_key(
+            c, ws, page, key
+        )
+        .await)
+    }
+
+    async fn update_component(&mut self, id: ComponentId, new: &NewComponent) -> Result<Component> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::update_component(
+            c, ws, id, new
+        )
+        .await)
+    }
+
     async fn set_component_status(
         &mut self,
         id: ComponentId,
@@ -1480,6 +1856,39 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::maintenances(c, ws, after)
             .await)
+    }
+
+    async fn maintenance(&mut self, id: MaintenanceId) -> Result<Option<Maintenance>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenance(c, ws, id).await)
+    }
+
+    async fn update_maintenance(
+        &mut self,
+        id: MaintenanceId,
+        new: &NewMaintenance,
+    ) -> Result<Maintenance> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::update_maintenance(
+            c, ws, id, new
+        )
+        .await)
+    }
+
+    async fn maintenance_monitors(&mut self, id: MaintenanceId) -> Result<Vec<MonitorId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenance_monitors(
+            c, ws, id
+        )
+        .await)
+    }
+
+    async fn maintenances_for_monitor(&mut self, monitor: MonitorId) -> Result<Vec<Maintenance>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenances_for_monitor(
+            c, ws, monitor
+        )
+        .await)
     }
 
     async fn maintenance_components(&mut self, id: MaintenanceId) -> Result<Vec<ComponentId>> {

@@ -39,6 +39,7 @@
 //!     .workspace(ws.id)
 //!     .create_channel(
 //!         &NewChannel {
+//!             key: None,
 //!             name: "ops".into(),
 //!             kind: ChannelKind::Webhook,
 //!             config: serde_json::json!({ "url": "http://127.0.0.1:9/hook" }),

@@ -6,6 +6,9 @@
 use std::time::Duration;
 
 use bitwobbly_core::CheckSpec;
+use bitwobbly_core::heartbeat::HeartbeatState;
+use bitwobbly_core::schedule::Schedule;
+use bitwobbly_core::state::Thresholds;
 use serde::{Deserialize, Serialize};
 
 use crate::types::*;
@@ -111,54 +114,21 @@ impl std::fmt::Debug for Secret {
 
 // === monitors ===
 
-/// When a monitor runs, as data (the next run time is computed by the caller).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Schedule {
-    /// Every `secs` seconds.
-    Interval {
-        /// The interval in seconds (at least 1).
-        secs: u32,
-    },
-    /// By a cron expression (interpreted by core).
-    Cron {
-        /// The expression.
-        expr: String,
-    },
-}
-
-/// When a monitor changes state, per the core state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Thresholds {
-    /// Consecutive failures before the monitor is down.
-    pub failures: u32,
-    /// Consecutive successes before it is up again.
-    pub recoveries: u32,
-    /// Total time above which a result counts as degraded, if any.
-    pub degraded_after: Option<Duration>,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            failures: 1,
-            recoveries: 1,
-            degraded_after: None,
-        }
-    }
-}
-
 /// A monitor to create, or the new content of one to update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewMonitor {
+    /// A stable key for configuration as code, unique in the workspace.
+    pub key: Option<String>,
     /// Display name.
     pub name: String,
-    /// What to check.
+    /// What to check; [`CheckSpec::Heartbeat`] for a monitor that receives pings.
     pub spec: CheckSpec,
-    /// When.
+    /// When it runs (ignored for heartbeat monitors, which follow their pings).
     pub schedule: Schedule,
-    /// State-change thresholds.
+    /// When its state changes, per the core state machine.
     pub thresholds: Thresholds,
+    /// The monitor it depends on (a monitor of the same workspace).
+    pub parent_id: Option<MonitorId>,
     /// Whether scheduling is paused.
     pub paused: bool,
     /// Locations (agent regions) that run it; empty means the local node.
@@ -172,26 +142,34 @@ pub struct Monitor {
     pub id: MonitorId,
     /// Owner.
     pub workspace_id: WorkspaceId,
+    /// Stable key for configuration as code, unique in the workspace.
+    pub key: Option<String>,
     /// Display name.
     pub name: String,
     /// What to check.
     pub spec: CheckSpec,
-    /// When.
+    /// When it runs.
     pub schedule: Schedule,
     /// State-change thresholds.
     pub thresholds: Thresholds,
+    /// The monitor it depends on.
+    pub parent_id: Option<MonitorId>,
     /// Whether scheduling is paused.
     pub paused: bool,
     /// Locations that run it.
     pub locations: Vec<String>,
+    /// For heartbeat monitors: the secret, URL-safe token of its ping URL (unique across all
+    /// workspaces, made at creation and kept on update). `None` for other monitors.
+    pub ping_token: Option<String>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
 }
 
-/// A monitor's running state (written by the scheduler after each result).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+/// A monitor's running state (written by the scheduler after each result, or by the ping
+/// handler for heartbeat monitors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonitorState {
     /// Which monitor.
     pub monitor_id: MonitorId,
@@ -199,15 +177,18 @@ pub struct MonitorState {
     pub workspace_id: WorkspaceId,
     /// Current status as decided by core.
     pub status: MonitorStatus,
-    /// Consecutive failing results.
-    pub consecutive_failures: i64,
-    /// Consecutive passing results.
-    pub consecutive_successes: i64,
-    /// When the last result started.
+    /// The core state machine, as it was last written.
+    pub machine: bitwobbly_core::state::MonitorState,
+    /// What a heartbeat monitor has received (`None` for other monitors).
+    pub heartbeat: Option<HeartbeatState>,
+    /// When the last result started (or the last ping arrived).
     pub last_result_at: Option<Timestamp>,
     /// The last result's outcome.
     pub last_status: Option<CheckStatus>,
-    /// When it is next due.
+    /// The last result's message; for a heartbeat, the last ping's body (capped by the
+    /// caller).
+    pub last_message: Option<String>,
+    /// When it is next due (for a heartbeat: its next deadline).
     pub next_run_at: Timestamp,
     /// Which node holds the scheduling lease, if any.
     pub lease_owner: Option<String>,
@@ -215,19 +196,39 @@ pub struct MonitorState {
     pub lease_expires_at: Option<Timestamp>,
 }
 
-/// The state to write after a result was judged by core.
+/// The state to write after a result (or a ping) was judged by core.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateUpdate {
     /// New status.
     pub status: MonitorStatus,
-    /// Consecutive failing results.
-    pub consecutive_failures: i64,
-    /// Consecutive passing results.
-    pub consecutive_successes: i64,
+    /// The state machine after the result.
+    pub machine: bitwobbly_core::state::MonitorState,
     /// When the last result started.
-    pub last_result_at: Timestamp,
+    pub last_result_at: Option<Timestamp>,
     /// The last result's outcome.
-    pub last_status: CheckStatus,
+    pub last_status: Option<CheckStatus>,
+    /// The heartbeat state; written when `Some`, left as is when `None`.
+    pub heartbeat: Option<HeartbeatState>,
+    /// The last message (a ping body); written when `Some`, left as is when `None`.
+    pub last_message: Option<String>,
+    /// When it is next due (a heartbeat deadline, or "now" to check at once); written when
+    /// `Some`, left as is when `None`.
+    pub next_run_at: Option<Timestamp>,
+}
+
+impl StateUpdate {
+    /// An update that writes `status` and `machine` only, leaving the rest as it is.
+    pub fn new(status: MonitorStatus, machine: bitwobbly_core::state::MonitorState) -> Self {
+        Self {
+            status,
+            machine,
+            last_result_at: None,
+            last_status: None,
+            heartbeat: None,
+            last_message: None,
+            next_run_at: None,
+        }
+    }
 }
 
 /// A monitor handed to a scheduler node with a lease.
@@ -235,6 +236,8 @@ pub struct StateUpdate {
 pub struct ClaimedMonitor {
     /// The monitor.
     pub monitor: Monitor,
+    /// Its running state when it was claimed (state machine, heartbeat state, lease).
+    pub state: MonitorState,
     /// When it was due.
     pub due_at: Timestamp,
     /// When the lease expires unless renewed.
@@ -554,6 +557,8 @@ pub struct IncidentUpdate {
 /// A notification channel to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewChannel {
+    /// A stable key for configuration as code, unique in the workspace.
+    pub key: Option<String>,
     /// Display name.
     pub name: String,
     /// Kind.
@@ -571,6 +576,8 @@ pub struct Channel {
     pub id: ChannelId,
     /// Owner.
     pub workspace_id: WorkspaceId,
+    /// Stable key for configuration as code, unique in the workspace.
+    pub key: Option<String>,
     /// Display name.
     pub name: String,
     /// Kind.
@@ -579,6 +586,8 @@ pub struct Channel {
     pub config: serde_json::Value,
     /// Whether it sends.
     pub enabled: bool,
+    /// Why it was disabled automatically (e.g. the endpoint is gone), if it was.
+    pub disabled_reason: Option<String>,
     /// Created.
     pub created_at: Timestamp,
 }
@@ -681,6 +690,8 @@ pub struct ComponentGroup {
 /// A component to add to a page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewComponent {
+    /// A stable key for configuration as code, unique on the page.
+    pub key: Option<String>,
     /// The page.
     pub page_id: StatusPageId,
     /// Its group, if any.
@@ -700,6 +711,8 @@ pub struct NewComponent {
 pub struct Component {
     /// Id.
     pub id: ComponentId,
+    /// Stable key for configuration as code, unique on the page.
+    pub key: Option<String>,
     /// The page.
     pub page_id: StatusPageId,
     /// Its group.
@@ -730,14 +743,18 @@ pub struct NewMaintenance {
     pub ends_at: Timestamp,
     /// Recurrence as a cron expression (interpreted by core), if recurring.
     pub recurrence_cron: Option<String>,
+    /// The IANA time zone of `recurrence_cron` (UTC when `None`).
+    pub recurrence_tz: Option<String>,
     /// Length of each recurring window in seconds.
     pub duration_secs: Option<i64>,
     /// Affected components.
     pub components: Vec<ComponentId>,
+    /// Affected monitors (directly; a component's monitor is affected through it too).
+    pub monitors: Vec<MonitorId>,
 }
 
-/// A stored maintenance window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+/// A stored maintenance window, with the components and monitors it is linked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Maintenance {
     /// Id.
     pub id: MaintenanceId,
@@ -753,8 +770,14 @@ pub struct Maintenance {
     pub ends_at: Timestamp,
     /// Recurrence.
     pub recurrence_cron: Option<String>,
+    /// The time zone of the recurrence (UTC when `None`).
+    pub recurrence_tz: Option<String>,
     /// Length of each recurring window.
     pub duration_secs: Option<i64>,
+    /// Linked components.
+    pub components: Vec<ComponentId>,
+    /// Directly linked monitors.
+    pub monitors: Vec<MonitorId>,
     /// Created.
     pub created_at: Timestamp,
 }

@@ -97,6 +97,22 @@ pub(crate) fn new_public_key() -> Result<String> {
     Ok(hex(&raw))
 }
 
+/// A new heartbeat ping token: 128 random bits as 32 lowercase hex characters (URL-safe).
+pub(crate) fn new_ping_token() -> Result<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(credential)?;
+    Ok(hex(&raw))
+}
+
+/// A new one-time set-up secret with its hash.
+pub(crate) fn new_setup_secret() -> Result<(Secret, Vec<u8>)> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(credential)?;
+    let secret = format!("bwsetup_{}", hex(&raw));
+    let hash = token_hash(&secret);
+    Ok((Secret(secret), hash))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

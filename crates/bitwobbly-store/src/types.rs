@@ -282,6 +282,8 @@ text_enum! {
         Down => "down",
         /// Paused by a user.
         Paused => "paused",
+        /// Inside an active maintenance window.
+        Maintenance => "maintenance",
     }
 }
 
@@ -344,6 +346,12 @@ text_enum! {
         Slack => "slack",
         /// A Discord webhook.
         Discord => "discord",
+        /// A Microsoft Teams webhook.
+        Teams => "teams",
+        /// PagerDuty (Events API v2).
+        PagerDuty => "pagerduty",
+        /// An ntfy topic.
+        Ntfy => "ntfy",
     }
 }
 

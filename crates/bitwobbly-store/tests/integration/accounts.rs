@@ -178,7 +178,107 @@ async fn api_tokens_authenticate_by_hash(store: Store) {
     );
 }
 
+async fn users_are_found_by_email_and_counted(store: Store) {
+    let mut g = store.global();
+    assert_eq!(g.user_count().await.unwrap(), 0);
+    assert_eq!(g.user_by_email("ada@example.com").await.unwrap(), None);
+    let ada = g
+        .create_user("ada@example.com", "Ada", "hunter2hunter2", T0)
+        .await
+        .unwrap();
+    g.create_user("bob@example.com", "Bob", "hunter2hunter2", T0)
+        .await
+        .unwrap();
+    assert_eq!(g.user_count().await.unwrap(), 2);
+    assert_eq!(
+        g.user_by_email("  ADA@Example.com ").await.unwrap(),
+        Some(ada)
+    );
+}
+
+async fn setup_tokens_work_once_while_live(store: Store) {
+    let mut g = store.global();
+    let hour = Duration::from_secs(3600);
+    let token = g.create_setup_token(T0, hour).await.unwrap();
+    assert!(
+        !format!("{token:?}").contains(token.expose()),
+        "never printed"
+    );
+    let other = g.create_setup_token(T0, hour).await.unwrap();
+    assert_ne!(token.expose(), other.expose());
+
+    assert!(!g.consume_setup_token("not-a-token", at(1)).await.unwrap());
+    assert!(
+        !g.consume_setup_token(token.expose(), at(3600))
+            .await
+            .unwrap(),
+        "expired at its end"
+    );
+    assert!(
+        g.consume_setup_token(token.expose(), at(3599))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !g.consume_setup_token(token.expose(), at(3599))
+            .await
+            .unwrap(),
+        "only once"
+    );
+    assert!(g.consume_setup_token(other.expose(), at(10)).await.unwrap());
+
+    // Racing consumers: exactly one wins.
+    let racer = g.create_setup_token(T0, hour).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        let secret = racer.expose().to_owned();
+        tasks.push(crate::harness::spawn(async move {
+            store
+                .global()
+                .consume_setup_token(&secret, at(5))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn api_tokens_are_read_by_id_in_their_workspace(store: Store) {
+    let mut g = store.global();
+    let a = g.create_workspace("ta", "A", T0).await.unwrap();
+    let b = g.create_workspace("tb", "B", T0).await.unwrap();
+    let (token, _) = store
+        .workspace(a.id)
+        .create_api_token("ci", Role::Admin, None, T0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.workspace(a.id).api_token(token.id).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        store.workspace(b.id).api_token(token.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .workspace(a.id)
+            .api_token(ApiTokenId(999_999))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 conformance!(
+    users_are_found_by_email_and_counted,
+    setup_tokens_work_once_while_live,
+    api_tokens_are_read_by_id_in_their_workspace,
     workspaces_are_created_found_and_unique,
     users_log_in_with_argon2_hashes,
     sessions_expire_and_end,

@@ -2,12 +2,15 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bitwobbly_core::{CheckSpec, HttpSpec};
+use std::time::Duration;
+
+use bitwobbly_core::{CheckSpec, HeartbeatPolicy, HttpSpec, Schedule, Thresholds};
 use bitwobbly_store::prelude::*;
 
 /// A database made for one test; dropped (PostgreSQL) or deleted (SQLite) afterwards.
 pub(crate) struct TestDb {
     pub(crate) store: Store,
+    url: String,
     pg_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -31,6 +34,7 @@ impl TestDb {
         let store = Store::open(&url).await.expect("open sqlite");
         Self {
             store,
+            url,
             pg_name: None,
             _dir: Some(dir),
         }
@@ -55,16 +59,40 @@ impl TestDb {
             .await
             .expect("create test database");
         conn.close().await.ok();
-        let store = Store::open_with(
-            &with_database(&admin, &name),
-            StoreOptions::default().max_connections(8),
-        )
-        .await
-        .expect("open postgres");
+        let url = with_database(&admin, &name);
+        let store = Store::open_with(&url, StoreOptions::default().max_connections(8))
+            .await
+            .expect("open postgres");
         Self {
             store,
+            url,
             pg_name: Some(name),
             _dir: None,
+        }
+    }
+
+    /// Runs one SQL statement on the test database over a connection of its own, outside
+    /// the store (to set up rows as an older version wrote them).
+    pub(crate) async fn execute(&self, sql: &str) {
+        use sqlx::Connection as _;
+        if self.pg_name.is_some() {
+            let mut c = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut c)
+                .await
+                .expect("raw statement");
+            c.close().await.ok();
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut c)
+                .await
+                .expect("raw statement");
+            c.close().await.ok();
         }
     }
 
@@ -141,12 +169,33 @@ pub(crate) fn at(secs: i64) -> Timestamp {
 
 pub(crate) fn http_monitor(name: &str) -> NewMonitor {
     NewMonitor {
+        key: None,
         name: name.to_owned(),
         spec: CheckSpec::Http(HttpSpec::get("http://127.0.0.1:9/health")),
-        schedule: Schedule::Interval { secs: 60 },
+        schedule: Schedule::Interval(Duration::from_secs(60)),
         thresholds: Thresholds::default(),
+        parent_id: None,
         paused: false,
         locations: vec![],
+    }
+}
+
+/// A heartbeat monitor expecting a ping every `period_secs`, one minute of grace.
+pub(crate) fn heartbeat_monitor(name: &str, period_secs: u64) -> NewMonitor {
+    NewMonitor {
+        spec: CheckSpec::Heartbeat(HeartbeatPolicy::every(
+            Duration::from_secs(period_secs),
+            Duration::from_secs(60),
+        )),
+        ..http_monitor(name)
+    }
+}
+
+/// An HTTP monitor with a configuration key.
+pub(crate) fn keyed_monitor(name: &str, key: &str) -> NewMonitor {
+    NewMonitor {
+        key: Some(key.to_owned()),
+        ..http_monitor(name)
     }
 }
 
@@ -209,6 +258,7 @@ pub(crate) async fn webhook(store: &Store, ws: WorkspaceId) -> Channel {
         .workspace(ws)
         .create_channel(
             &NewChannel {
+                key: None,
                 name: "hook".into(),
                 kind: ChannelKind::Webhook,
                 config: serde_json::json!({ "url": "http://127.0.0.1:9/hook" }),
@@ -228,4 +278,21 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(f)
+}
+
+/// A state machine that has seen two failures at `T0` (down with the default thresholds).
+pub(crate) fn machine_down() -> bitwobbly_core::MonitorState {
+    use bitwobbly_core::state::Context;
+    use bitwobbly_core::{MonitorState, Outcome};
+    let mut m = MonitorState::new();
+    let t = Thresholds::default();
+    for _ in 0..2 {
+        let _ = m.observe(
+            &t,
+            &Outcome::down("connection refused"),
+            Context::new(),
+            T0.to_datetime(),
+        );
+    }
+    m
 }

@@ -85,4 +85,68 @@ async fn incidents_move_through_their_timeline(store: Store) {
     );
 }
 
-conformance!(incidents_move_through_their_timeline);
+async fn incidents_are_resolved_and_listed_per_monitor(store: Store) {
+    let ws = workspace(&store, "res").await;
+    let mut s = store.workspace(ws);
+    let m = s.create_monitor(&http_monitor("api"), T0).await.unwrap();
+    let other = s.create_monitor(&http_monitor("web"), T0).await.unwrap();
+    let first = s.open_incident(&api_down(m.id)).await.unwrap();
+    let update = s
+        .resolve_incident(first.id, at(60), "recovered after 1m")
+        .await
+        .unwrap();
+    assert_eq!(
+        (update.status, update.message.as_str(), update.created_at),
+        (IncidentStatus::Resolved, "recovered after 1m", at(60))
+    );
+    let resolved = s.incident(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (resolved.status, resolved.resolved_at, resolved.updated_at),
+        (IncidentStatus::Resolved, Some(at(60)), at(60))
+    );
+    // Resolving again adds to the timeline but keeps when it was resolved.
+    s.resolve_incident(first.id, at(90), "confirmed")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.incident(first.id).await.unwrap().unwrap().resolved_at,
+        Some(at(60))
+    );
+    assert_eq!(s.incident_updates(first.id).await.unwrap().len(), 3);
+    assert!(
+        s.resolve_incident(IncidentId(999_999), at(1), "x")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    let mut later = api_down(m.id);
+    later.started_at = at(120);
+    let second = s.open_incident(&later).await.unwrap();
+    let mut elsewhere = api_down(other.id);
+    elsewhere.started_at = at(130);
+    s.open_incident(&elsewhere).await.unwrap();
+    let ids = |v: Vec<Incident>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.incidents_for_monitor(m.id, 10).await.unwrap()),
+        vec![second.id, first.id]
+    );
+    assert_eq!(
+        ids(s.incidents_for_monitor(m.id, 1).await.unwrap()),
+        vec![second.id]
+    );
+    let b = workspace(&store, "res2").await;
+    assert!(
+        store
+            .workspace(b)
+            .incidents_for_monitor(m.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+conformance!(
+    incidents_move_through_their_timeline,
+    incidents_are_resolved_and_listed_per_monitor,
+);

@@ -109,7 +109,81 @@ async fn concurrent_claimers_never_share_a_monitor(store: Store) {
     assert_eq!((count, seen.len()), (total, total));
 }
 
+async fn claimed_monitors_carry_their_state(store: Store) {
+    let ws = workspace(&store, "cs").await;
+    let mut s = store.workspace(ws);
+    let m = s.create_monitor(&http_monitor("api"), T0).await.unwrap();
+    let machine = crate::harness::machine_down();
+    s.update_monitor_state(
+        m.id,
+        &StateUpdate {
+            last_result_at: Some(at(-60)),
+            last_status: Some(CheckStatus::Down),
+            ..StateUpdate::new(MonitorStatus::Down, machine.clone())
+        },
+    )
+    .await
+    .unwrap();
+    let got = store
+        .global()
+        .claim_due_monitors("n1", at(5), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let st = &got[0].state;
+    assert_eq!((st.monitor_id, st.workspace_id), (m.id, ws));
+    assert_eq!((st.status, &st.machine), (MonitorStatus::Down, &machine));
+    assert_eq!(
+        (st.last_result_at, st.last_status),
+        (Some(at(-60)), Some(CheckStatus::Down))
+    );
+    assert_eq!(
+        (
+            st.lease_owner.as_deref(),
+            st.lease_expires_at,
+            st.next_run_at
+        ),
+        (Some("n1"), Some(at(35)), T0)
+    );
+    assert_eq!(got[0].monitor, m);
+}
+
+async fn a_node_gives_back_all_its_leases_at_shutdown(store: Store) {
+    let ws = workspace(&store, "rel").await;
+    let mut s = store.workspace(ws);
+    let mut ids = Vec::new();
+    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let due = at(i64::try_from(i).unwrap());
+        ids.push(s.create_monitor(&http_monitor(name), due).await.unwrap().id);
+    }
+    let mut g = store.global();
+    let n1 = g.claim_due_monitors("n1", at(10), LEASE, 2).await.unwrap();
+    let n2 = g.claim_due_monitors("n2", at(10), LEASE, 10).await.unwrap();
+    assert_eq!((n1.len(), n2.len()), (2, 1));
+    assert_eq!(g.release_all_monitors("n1").await.unwrap(), 2);
+    assert_eq!(g.release_all_monitors("n1").await.unwrap(), 0);
+    for c in &n1 {
+        let st = s.monitor_state(c.monitor.id).await.unwrap().unwrap();
+        assert_eq!(
+            (st.lease_owner, st.lease_expires_at, st.next_run_at),
+            (None, None, c.due_at),
+            "next_run_at is kept"
+        );
+    }
+    let kept = s.monitor_state(n2[0].monitor.id).await.unwrap().unwrap();
+    assert_eq!(kept.lease_owner.as_deref(), Some("n2"));
+    // Released monitors are due again at once, for any node; n2's lease still holds.
+    let n3 = g.claim_due_monitors("n3", at(11), LEASE, 10).await.unwrap();
+    let mut taken: Vec<_> = n3.iter().map(|c| c.monitor.id).collect();
+    taken.sort();
+    let mut want: Vec<_> = n1.iter().map(|c| c.monitor.id).collect();
+    want.sort();
+    assert_eq!(taken, want);
+}
+
 conformance!(
     leases_are_claimed_renewed_and_released,
     concurrent_claimers_never_share_a_monitor,
+    claimed_monitors_carry_their_state,
+    a_node_gives_back_all_its_leases_at_shutdown,
 );

@@ -7,6 +7,8 @@
 mod harness;
 
 mod accounts;
+mod channels;
+mod heartbeats;
 mod incidents;
 mod ingest;
 mod leases;

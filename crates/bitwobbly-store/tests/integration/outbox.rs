@@ -205,7 +205,116 @@ async fn enqueueing_needs_a_channel_of_the_workspace(store: Store) {
     assert!(err.is_not_found());
 }
 
+async fn outbox_counts_and_lists_rows(store: Store) {
+    let a = workspace(&store, "oca").await;
+    let b = workspace(&store, "ocb").await;
+    let cha = webhook(&store, a).await;
+    let chb = webhook(&store, b).await;
+    let mut sa = store.workspace(a);
+    let mut g = store.global();
+    assert_eq!(g.outbox_counts().await.unwrap(), (0, 0));
+    let n1 = sa
+        .enqueue_notification(&note(cha.id, T0), T0)
+        .await
+        .unwrap();
+    let n2 = sa
+        .enqueue_notification(&note(cha.id, T0), T0)
+        .await
+        .unwrap();
+    let n3 = sa
+        .enqueue_notification(&note(cha.id, T0), T0)
+        .await
+        .unwrap();
+    store
+        .workspace(b)
+        .enqueue_notification(&note(chb.id, T0), T0)
+        .await
+        .unwrap();
+    assert_eq!(g.outbox_counts().await.unwrap(), (4, 0));
+
+    let got = g.claim_notifications("d", at(1), LEASE, 4).await.unwrap();
+    assert_eq!(got.len(), 4);
+    g.mark_dead(n1.id, "d", at(2), "HTTP 410").await.unwrap();
+    g.mark_sent(n2.id, "d", at(2)).await.unwrap();
+    assert_eq!(
+        g.outbox_counts().await.unwrap(),
+        (2, 1),
+        "over every workspace"
+    );
+
+    let ids = |v: Vec<Notification>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(sa.notifications(None, 10).await.unwrap()),
+        vec![n3.id, n2.id, n1.id]
+    );
+    assert_eq!(
+        ids(sa.notifications(None, 2).await.unwrap()),
+        vec![n3.id, n2.id]
+    );
+    assert_eq!(
+        ids(sa.notifications(Some(OutboxState::Dead), 10).await.unwrap()),
+        vec![n1.id]
+    );
+    assert_eq!(
+        ids(sa
+            .notifications(Some(OutboxState::Pending), 10)
+            .await
+            .unwrap()),
+        vec![n3.id]
+    );
+    assert_eq!(
+        ids(store
+            .workspace(b)
+            .notifications(Some(OutboxState::Dead), 10)
+            .await
+            .unwrap()),
+        Vec::<OutboxId>::new()
+    );
+}
+
+async fn a_node_gives_back_its_notifications_at_shutdown(store: Store) {
+    let ws = workspace(&store, "orel").await;
+    let ch = webhook(&store, ws).await;
+    let mut s = store.workspace(ws);
+    let n1 = s.enqueue_notification(&note(ch.id, T0), T0).await.unwrap();
+    let n2 = s.enqueue_notification(&note(ch.id, T0), T0).await.unwrap();
+    let mut g = store.global();
+    let got = g.claim_notifications("d1", at(1), LEASE, 1).await.unwrap();
+    assert_eq!(got[0].id, n1.id);
+    let got = g.claim_notifications("d2", at(1), LEASE, 1).await.unwrap();
+    assert_eq!(got[0].id, n2.id);
+
+    assert_eq!(g.release_notifications("d1").await.unwrap(), 1);
+    assert_eq!(g.release_notifications("d1").await.unwrap(), 0);
+    let back = s.notification(n1.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            back.state,
+            back.attempts,
+            back.lease_owner,
+            back.next_attempt_at
+        ),
+        (OutboxState::Pending, 1, None, T0),
+        "the attempt still counts"
+    );
+    // The old holder lost it; another node claims it at once, as its second attempt.
+    assert!(
+        g.mark_sent(n1.id, "d1", at(2))
+            .await
+            .unwrap_err()
+            .is_lease_lost()
+    );
+    let got = g.claim_notifications("d3", at(2), LEASE, 10).await.unwrap();
+    assert_eq!(
+        got.iter().map(|n| (n.id, n.attempts)).collect::<Vec<_>>(),
+        vec![(n1.id, 2)]
+    );
+    g.mark_sent(n2.id, "d2", at(3)).await.unwrap();
+}
+
 conformance!(
+    outbox_counts_and_lists_rows,
+    a_node_gives_back_its_notifications_at_shutdown,
     incident_and_outbox_row_share_a_transaction,
     outbox_life_cycle,
     enqueueing_needs_a_channel_of_the_workspace,

@@ -91,11 +91,9 @@ async fn another_workspace_sees_nothing(store: Store) {
         .update_monitor_state(
             m.id,
             &StateUpdate {
-                status: MonitorStatus::Down,
-                consecutive_failures: 1,
-                consecutive_successes: 0,
-                last_result_at: at(1),
-                last_status: CheckStatus::Down,
+                last_result_at: Some(at(1)),
+                last_status: Some(CheckStatus::Down),
+                ..StateUpdate::new(MonitorStatus::Down, bitwobbly_core::MonitorState::new())
             },
         )
         .await);

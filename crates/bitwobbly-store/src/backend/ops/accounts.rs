@@ -47,6 +47,21 @@ pub(crate) async fn workspace_by_slug(c: &mut DbConn, slug: &str) -> Result<Opti
     .await?)
 }
 
+pub(crate) async fn rename_workspace(
+    c: &mut DbConn,
+    id: WorkspaceId,
+    name: &str,
+) -> Result<Workspace> {
+    sqlx::query_as::<Db, Workspace>(
+        "UPDATE workspaces SET name = $2 WHERE id = $1 RETURNING id, slug, name, created_at",
+    )
+    .bind(id)
+    .bind(name)
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or_else(|| StoreError::not_found("workspace"))
+}
+
 pub(crate) async fn delete_workspace(c: &mut DbConn, id: WorkspaceId) -> Result<()> {
     let mut tx = super::begin_write(c).await?;
     // Bulk tables carry no foreign key; clear them first, through their monitor index.
@@ -341,4 +356,70 @@ pub(crate) async fn touch_token(c: &mut DbConn, id: ApiTokenId, now: Timestamp) 
         .execute(&mut *c)
         .await?;
     Ok(())
+}
+
+pub(crate) async fn user_by_email(c: &mut DbConn, email: &str) -> Result<Option<User>> {
+    Ok(
+        sqlx::query_as::<Db, User>(
+            "SELECT id, email, name, created_at FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&mut *c)
+        .await?,
+    )
+}
+
+pub(crate) async fn user_count(c: &mut DbConn) -> Result<i64> {
+    Ok(sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *c)
+        .await?)
+}
+
+pub(crate) async fn token(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: ApiTokenId,
+) -> Result<Option<ApiToken>> {
+    super::fetch_by_id(
+        c,
+        select_by_id!("api_tokens", token_cols!()),
+        ws,
+        id,
+        super::derived,
+    )
+    .await
+}
+
+pub(crate) async fn create_setup_token(
+    c: &mut DbConn,
+    hash: &[u8],
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<()> {
+    sqlx::query::<Db>(
+        "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Marks a live, unused set-up token used; whether one was.
+pub(crate) async fn consume_setup_token(
+    c: &mut DbConn,
+    hash: &[u8],
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query::<Db>(
+        "UPDATE setup_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(hash)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -177,3 +177,23 @@ pub(crate) async fn components(
 ) -> Result<Vec<ComponentId>> {
     INCIDENT_COMPONENTS.list(c, ws, id).await
 }
+
+/// A monitor's incidents, newest first.
+pub(crate) async fn for_monitor(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    monitor: MonitorId,
+    limit: u32,
+) -> Result<Vec<Incident>> {
+    Ok(sqlx::query_as::<Db, Incident>(concat!(
+        "SELECT ",
+        incident_cols!(),
+        " FROM incidents WHERE workspace_id = $1 AND monitor_id = $2 \
+         ORDER BY started_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(ws)
+    .bind(monitor)
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(&mut *c)
+    .await?)
+}

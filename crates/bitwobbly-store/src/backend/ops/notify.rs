@@ -9,6 +9,12 @@ use crate::error::{Result, StoreError};
 use crate::model::{Channel, NewChannel, NewNotification, Notification};
 use crate::types::*;
 
+macro_rules! channel_cols {
+    () => {
+        "id, workspace_id, key, name, kind, config, enabled, disabled_reason, created_at"
+    };
+}
+
 macro_rules! outbox_cols {
     () => {
         "id, workspace_id, channel_id, event, payload, state, attempts, next_attempt_at, \
@@ -21,10 +27,12 @@ fn channel_from_row(r: &DbRow) -> Result<Channel> {
     Ok(Channel {
         id: r.try_get("id")?,
         workspace_id: r.try_get("workspace_id")?,
+        key: r.try_get("key")?,
         name: r.try_get("name")?,
         kind: r.try_get("kind")?,
         config: serde_json::from_str(&config).map_err(json_err("channel config"))?,
         enabled: r.try_get("enabled")?,
+        disabled_reason: r.try_get("disabled_reason")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -54,13 +62,14 @@ pub(crate) async fn create_channel(
     new: &NewChannel,
     now: Timestamp,
 ) -> Result<Channel> {
-    let config = serde_json::to_string(&new.config).map_err(json_err("channel config"))?;
-    let row = sqlx::query::<Db>(
-        "INSERT INTO notification_channels (workspace_id, name, kind, config, enabled, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         RETURNING id, workspace_id, name, kind, config, enabled, created_at",
-    )
+    let config = encode_channel(new)?;
+    let row = sqlx::query::<Db>(concat!(
+        "INSERT INTO notification_channels (workspace_id, key, name, kind, config, enabled, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        channel_cols!()
+    ))
     .bind(ws)
+    .bind(new.key.as_deref())
     .bind(&new.name)
     .bind(new.kind)
     .bind(config)
@@ -72,10 +81,11 @@ pub(crate) async fn create_channel(
 }
 
 pub(crate) async fn channels(c: &mut DbConn, ws: WorkspaceId) -> Result<Vec<Channel>> {
-    let rows = sqlx::query::<Db>(
-        "SELECT id, workspace_id, name, kind, config, enabled, created_at \
-         FROM notification_channels WHERE workspace_id = $1 ORDER BY id",
-    )
+    let rows = sqlx::query::<Db>(concat!(
+        "SELECT ",
+        channel_cols!(),
+        " FROM notification_channels WHERE workspace_id = $1 ORDER BY id"
+    ))
     .bind(ws)
     .fetch_all(&mut *c)
     .await?;
@@ -88,8 +98,8 @@ pub(crate) async fn channels_for_monitor(
     monitor: MonitorId,
 ) -> Result<Vec<Channel>> {
     let rows = sqlx::query::<Db>(
-        "SELECT n.id, n.workspace_id, n.name, n.kind, n.config, n.enabled, n.created_at \
-         FROM monitor_channels mc JOIN notification_channels n ON n.id = mc.channel_id \
+        "SELECT n.id, n.workspace_id, n.key, n.name, n.kind, n.config, n.enabled, \
+         n.disabled_reason, n.created_at FROM monitor_channels mc JOIN notification_channels n ON n.id = mc.channel_id \
          WHERE mc.workspace_id = $1 AND mc.monitor_id = $2 ORDER BY n.id",
     )
     .bind(ws)
@@ -97,6 +107,114 @@ pub(crate) async fn channels_for_monitor(
     .fetch_all(&mut *c)
     .await?;
     rows.iter().map(channel_from_row).collect()
+}
+
+/// Checks a channel's name and key, and encodes its settings.
+fn encode_channel(new: &NewChannel) -> Result<String> {
+    if new.name.trim().is_empty() {
+        return Err(StoreError::invalid("name", "must not be empty"));
+    }
+    if new.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        return Err(StoreError::invalid("key", "must not be empty"));
+    }
+    serde_json::to_string(&new.config).map_err(json_err("channel config"))
+}
+
+pub(crate) async fn channel(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: ChannelId,
+) -> Result<Option<Channel>> {
+    fetch_by_id(
+        c,
+        select_by_id!("notification_channels", channel_cols!()),
+        ws,
+        id,
+        channel_from_row,
+    )
+    .await
+}
+
+pub(crate) async fn channel_by_key(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    key: &str,
+) -> Result<Option<Channel>> {
+    let row = sqlx::query::<Db>(concat!(
+        "SELECT ",
+        channel_cols!(),
+        " FROM notification_channels WHERE workspace_id = $1 AND key = $2"
+    ))
+    .bind(ws)
+    .bind(key)
+    .fetch_optional(&mut *c)
+    .await?;
+    row.as_ref().map(channel_from_row).transpose()
+}
+
+/// Replaces a channel's settings; enabling it clears why it was disabled.
+pub(crate) async fn update_channel(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: ChannelId,
+    new: &NewChannel,
+) -> Result<Channel> {
+    let config = encode_channel(new)?;
+    let row = sqlx::query::<Db>(concat!(
+        "UPDATE notification_channels SET key = $3, name = $4, kind = $5, config = $6, \
+         enabled = $7, disabled_reason = CASE WHEN $7 THEN NULL ELSE disabled_reason END \
+         WHERE workspace_id = $1 AND id = $2 RETURNING ",
+        channel_cols!()
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(new.key.as_deref())
+    .bind(&new.name)
+    .bind(new.kind)
+    .bind(config)
+    .bind(new.enabled)
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or_else(|| StoreError::not_found("channel"))?;
+    channel_from_row(&row)
+}
+
+/// Enables or disables a channel; the reason is kept only while it is disabled.
+pub(crate) async fn set_channel_enabled(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: ChannelId,
+    enabled: bool,
+    reason: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query::<Db>(
+        "UPDATE notification_channels SET enabled = $3, \
+         disabled_reason = CASE WHEN $3 THEN NULL ELSE $4 END \
+         WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(enabled)
+    .bind(reason)
+    .execute(&mut *c)
+    .await?;
+    expect_one(done, || StoreError::not_found("channel"))
+}
+
+/// The monitors that notify through a channel, ascending.
+pub(crate) async fn monitors_for_channel(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: ChannelId,
+) -> Result<Vec<MonitorId>> {
+    Ok(sqlx::query_scalar::<Db, MonitorId>(
+        "SELECT monitor_id FROM monitor_channels WHERE workspace_id = $1 AND channel_id = $2 \
+         ORDER BY monitor_id",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_all(&mut *c)
+    .await?)
 }
 
 pub(crate) async fn delete_channel(c: &mut DbConn, ws: WorkspaceId, id: ChannelId) -> Result<()> {
@@ -220,6 +338,49 @@ pub(crate) async fn mark_dead(
     .execute(&mut *c)
     .await?;
     expect_one(done, || StoreError::lease_lost("notification", id.0, node))
+}
+
+/// Outbox rows of the workspace, newest first, optionally of one state.
+pub(crate) async fn list(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    state: Option<OutboxState>,
+    limit: u32,
+) -> Result<Vec<Notification>> {
+    let rows = sqlx::query::<Db>(concat!(
+        "SELECT ",
+        outbox_cols!(),
+        " FROM outbox WHERE workspace_id = $1 AND ($2 IS NULL OR state = $2) \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(ws)
+    .bind(state)
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter().map(notification_from_row).collect()
+}
+
+/// Pending and dead rows over every workspace.
+pub(crate) async fn counts(c: &mut DbConn) -> Result<(i64, i64)> {
+    let count = |state: OutboxState| {
+        sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM outbox WHERE state = $1").bind(state)
+    };
+    let pending = count(OutboxState::Pending).fetch_one(&mut *c).await?;
+    let dead = count(OutboxState::Dead).fetch_one(&mut *c).await?;
+    Ok((pending, dead))
+}
+
+/// Gives back every lease `node` holds, keeping attempts and due times.
+pub(crate) async fn release_all(c: &mut DbConn, node: &str) -> Result<u64> {
+    let done = sqlx::query::<Db>(
+        "UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL \
+         WHERE lease_owner = $1 AND state = 'pending'",
+    )
+    .bind(node)
+    .execute(&mut *c)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub(crate) async fn dead(c: &mut DbConn, ws: WorkspaceId, limit: u32) -> Result<Vec<Notification>> {
