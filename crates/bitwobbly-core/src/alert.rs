@@ -24,6 +24,9 @@ pub enum AlertKind {
     Recovered,
     /// A test sent from the API to check a channel's settings.
     Test,
+    /// A notification channel was disabled (its receiver answered 410 Gone); sent to the
+    /// workspace's other channels so that the owner hears of it.
+    ChannelDisabled,
 }
 
 impl AlertKind {
@@ -33,10 +36,12 @@ impl AlertKind {
             Self::Down | Self::Degraded | Self::Flapping => "incident.opened",
             Self::Recovered => "incident.resolved",
             Self::Test => "channel.test",
+            Self::ChannelDisabled => "channel.disabled",
         }
     }
 
-    /// A short word for titles: `DOWN`, `DEGRADED`, `FLAPPING`, `RECOVERED`, `TEST`.
+    /// A short word for titles: `DOWN`, `DEGRADED`, `FLAPPING`, `RECOVERED`, `TEST`,
+    /// `CHANNEL DISABLED`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Down => "DOWN",
@@ -44,6 +49,7 @@ impl AlertKind {
             Self::Flapping => "FLAPPING",
             Self::Recovered => "RECOVERED",
             Self::Test => "TEST",
+            Self::ChannelDisabled => "CHANNEL DISABLED",
         }
     }
 

@@ -1,0 +1,587 @@
+//! Fresh databases per test, the server state over them, loopback receivers that record
+//! requests, and an SMTP server process.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bitwobbly_server::notify::{Alert, AlertKind};
+use bitwobbly_server::{AppState, Config};
+use bitwobbly_store::prelude::*;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+/// How long any wait in these tests may take before it fails.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database made for one test: a temporary SQLite file, or a PostgreSQL database created
+/// with `psql` and dropped afterwards.
+pub(crate) struct TestDb {
+    pub(crate) store: Store,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("BITWOBBLY_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("postgres url with a database");
+    format!("{base}/{db}")
+}
+
+async fn psql(sql: &str) -> std::process::Output {
+    tokio::process::Command::new("psql")
+        .arg(pg_admin_url())
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .await
+        .expect("psql is needed for the PostgreSQL tests")
+}
+
+impl TestDb {
+    pub(crate) async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::open(&url).await.expect("open sqlite");
+        Self {
+            store,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    pub(crate) async fn postgres() -> Self {
+        let name = format!(
+            "bw_notify_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000
+        );
+        let out = psql(&format!("CREATE DATABASE {name}")).await;
+        assert!(
+            out.status.success(),
+            "PostgreSQL is needed at {}: {}",
+            pg_admin_url(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let store = Store::open_with(
+            &with_database(&pg_admin_url(), &name),
+            StoreOptions::default().max_connections(8),
+        )
+        .await
+        .expect("open postgres");
+        Self {
+            store,
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    pub(crate) async fn finish(mut self) {
+        self.store.close().await;
+        if let Some(name) = self.pg_name.take() {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // A failed test never reached `finish`: drop its database all the same.
+        if let Some(name) = self.pg_name.take() {
+            let _ = std::process::Command::new("psql")
+                .arg(pg_admin_url())
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+/// Runs each listed `async fn(Store)` of the enclosing module on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::harness::TestDb::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::harness::TestDb::postgres().await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use both;
+
+/// A configuration for fast tests: small backoff, quick polling, a short lease.
+pub(crate) fn config() -> Config {
+    let mut c = Config::default();
+    c.public_url = Some("http://bitwobbly.test".to_owned());
+    c.notifier.max_attempts = 3;
+    c.notifier.initial_backoff = Duration::from_millis(200);
+    c.notifier.max_backoff = Duration::from_secs(2);
+    c.notifier.send_timeout = Duration::from_secs(5);
+    c.notifier.poll_interval = Duration::from_millis(20);
+    c.notifier.concurrency = 4;
+    c.shutdown_grace = Duration::from_secs(5);
+    c
+}
+
+/// Server state over `store` for node `node`.
+pub(crate) fn state(store: &Store, config: Config, node: &str) -> AppState {
+    AppState::new(store.clone(), config, node.to_owned())
+}
+
+/// A running deliverer; stopped gracefully by [`Deliverer::stop`] or killed by
+/// [`Deliverer::kill`].
+pub(crate) struct Deliverer {
+    pub(crate) state: AppState,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Deliverer {
+    pub(crate) fn start(state: &AppState) -> Self {
+        let handle =
+            bitwobbly_server::spawn("notify", bitwobbly_server::notify::run(state.clone()));
+        Self {
+            state: state.clone(),
+            handle,
+        }
+    }
+
+    /// Cancels the shutdown token and waits for the drain.
+    pub(crate) async fn stop(self) {
+        self.state.shutdown.cancel();
+        tokio::time::timeout(DEADLINE, self.handle)
+            .await
+            .expect("the deliverer stops")
+            .expect("the deliverer does not panic");
+    }
+
+    /// Drops the deliverer mid-way, as a killed process would: nothing is released.
+    pub(crate) async fn kill(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+}
+
+/// A workspace for a test.
+pub(crate) async fn workspace(store: &Store) -> WorkspaceId {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    store
+        .global()
+        .create_workspace(
+            &format!("ws-{n}"),
+            "Test",
+            Timestamp::from(OffsetDateTime::now_utc()),
+        )
+        .await
+        .expect("create workspace")
+        .id
+}
+
+/// Creates a channel.
+pub(crate) async fn channel(
+    store: &Store,
+    ws: WorkspaceId,
+    name: &str,
+    kind: ChannelKind,
+    config: serde_json::Value,
+) -> Channel {
+    bitwobbly_server::notify::validate_channel(kind, &config).expect("valid channel settings");
+    store
+        .workspace(ws)
+        .create_channel(
+            &NewChannel {
+                key: None,
+                name: name.to_owned(),
+                kind,
+                config,
+                enabled: true,
+            },
+            now(),
+        )
+        .await
+        .expect("create channel")
+}
+
+/// Now, as a store timestamp.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from(OffsetDateTime::now_utc())
+}
+
+/// An alert of `kind` for incident 42 of monitor 7.
+pub(crate) fn alert(kind: AlertKind) -> Alert {
+    Alert {
+        kind,
+        incident_id: Some(42),
+        monitor_id: Some(7),
+        monitor: "API health".to_owned(),
+        target: "https://api.example.test/health".to_owned(),
+        reason: Some("status 503 is not 2xx".to_owned()),
+        started_at: datetime!(2025-01-01 10:00 UTC),
+        duration: kind.is_resolution().then(|| Duration::from_secs(125)),
+        link: "http://bitwobbly.test/incidents/42".to_owned(),
+        at: datetime!(2025-01-01 10:02:05 UTC),
+    }
+}
+
+/// Puts `alert` in the outbox for `channel`, as the scheduler does.
+pub(crate) async fn enqueue(store: &Store, channel: &Channel, alert: &Alert) -> Notification {
+    store
+        .workspace(channel.workspace_id)
+        .enqueue_notification(
+            &NewNotification {
+                channel_id: channel.id,
+                event: alert.kind.event().to_owned(),
+                payload: serde_json::to_value(alert).expect("alert as JSON"),
+                not_before: now(),
+            },
+            now(),
+        )
+        .await
+        .expect("enqueue")
+}
+
+/// The outbox row `id` of `ws`.
+pub(crate) async fn row(store: &Store, ws: WorkspaceId, id: OutboxId) -> Notification {
+    store
+        .workspace(ws)
+        .notification(id)
+        .await
+        .expect("read the row")
+        .expect("the row exists")
+}
+
+/// Polls `row` until `done` holds for it, for at most [`DEADLINE`].
+pub(crate) async fn wait_row(
+    store: &Store,
+    ws: WorkspaceId,
+    id: OutboxId,
+    what: &str,
+    done: impl Fn(&Notification) -> bool,
+) -> Notification {
+    let start = tokio::time::Instant::now();
+    loop {
+        let n = row(store, ws, id).await;
+        if done(&n) {
+            return n;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "waited too long for the row to be {what}: {n:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `cond` until it holds, for at most [`DEADLINE`].
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < DEADLINE, "waited too long for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// === receivers ===
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// When it arrived.
+    pub(crate) at: Timestamp,
+}
+
+impl Recorded {
+    /// The body as JSON.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// A header as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What a receiver answers.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    pub(crate) fn status(status: u16) -> Self {
+        Self {
+            status: StatusCode::from_u16(status).expect("a status"),
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Decides the reply to the n-th request (0-based), possibly after waiting.
+pub(crate) type Responder = Arc<dyn Fn(usize, Recorded) -> BoxFuture<Reply> + Send + Sync>;
+
+#[derive(Clone)]
+struct Shared {
+    log: Arc<Mutex<Vec<Recorded>>>,
+    responder: Responder,
+}
+
+/// An HTTP server on loopback that records every request and answers through a
+/// [`Responder`].
+pub(crate) struct Receiver {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<Recorded>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// A receiver answering through `responder`.
+    pub(crate) async fn start(responder: Responder) -> Self {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared {
+            log: log.clone(),
+            responder,
+        };
+        let app = Router::new().fallback(handle).with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a receiver");
+        let addr = listener.local_addr().expect("receiver address");
+        let server = bitwobbly_server::spawn("receiver", async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            log,
+            _server: server,
+        }
+    }
+
+    /// A receiver answering `status` to everything.
+    pub(crate) async fn answering(status: u16) -> Self {
+        Self::start(Arc::new(move |_, _| {
+            Box::pin(async move { Reply::status(status) })
+        }))
+        .await
+    }
+
+    /// A receiver answering `replies` in order, then the last one forever.
+    pub(crate) async fn sequence(replies: Vec<Reply>) -> Self {
+        let replies: VecDeque<Reply> = replies.into();
+        let replies = Arc::new(replies);
+        Self::start(Arc::new(move |n, _| {
+            let reply = replies
+                .get(n)
+                .or(replies.back())
+                .cloned()
+                .expect("at least one reply");
+            Box::pin(async move { reply })
+        }))
+        .await
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The port.
+    pub(crate) fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Every request so far.
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().expect("receiver log").clone()
+    }
+
+    /// Waits until at least `n` requests arrived and returns them all.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Recorded> {
+        wait_until(&format!("{n} requests at the receiver"), || async {
+            self.requests().len() >= n
+        })
+        .await;
+        self.requests()
+    }
+}
+
+async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rec = Recorded {
+        method,
+        path: uri
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        headers,
+        body,
+        at: now(),
+    };
+    let n = {
+        let mut log = shared.log.lock().expect("receiver log");
+        log.push(rec.clone());
+        log.len() - 1
+    };
+    let reply = (shared.responder)(n, rec).await;
+    let mut res = (reply.status, reply.body).into_response();
+    for (name, value) in reply.headers {
+        res.headers_mut()
+            .insert(name, value.parse().expect("a header value"));
+    }
+    res
+}
+
+// === SMTP ===
+
+/// A real SMTP server: `python3 -m aiosmtpd` saving each message into a Maildir.
+pub(crate) struct Smtp {
+    pub(crate) port: u16,
+    maildir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+/// A free port on loopback (bound then released; the server binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Smtp {
+    /// Starts aiosmtpd on loopback; `extra` adds arguments (e.g. a TLS certificate).
+    pub(crate) async fn start(extra: &[&str]) -> Self {
+        let maildir = tempfile::tempdir().expect("maildir");
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir(maildir.path().join(sub)).expect("maildir folders");
+        }
+        let port = free_port();
+        let mut child = tokio::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path())
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd is needed (python3 -m pip install aiosmtpd)");
+        let start = tokio::time::Instant::now();
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("aiosmtpd exited at start ({status}); is it installed?");
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "aiosmtpd did not start listening"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            port,
+            maildir,
+            child,
+        }
+    }
+
+    fn new_dir(&self) -> PathBuf {
+        self.maildir.path().join("new")
+    }
+
+    /// The messages received so far, raw.
+    pub(crate) fn messages(&self) -> Vec<String> {
+        read_dir(&self.new_dir())
+    }
+
+    /// Waits until at least `n` messages arrived.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<String> {
+        wait_until(&format!("{n} messages at the SMTP server"), || async {
+            self.messages().len() >= n
+        })
+        .await;
+        self.messages()
+    }
+
+    /// Stops the server.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn read_dir(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
