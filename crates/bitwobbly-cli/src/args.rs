@@ -1,20 +1,25 @@
 //! Command-line arguments (clap types).
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Exit status documentation shown at the end of `--help`.
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
-  0  the check is up (or degraded, unless --fail-on-degraded)
-  1  the check is down (with --count: any run was down), or a runtime failure
-  2  usage error (bad flag, bad value, unknown target scheme)";
+  0  success; for check: up (or degraded, unless --fail-on-degraded)
+  1  check: down (with --count: any run was down); other commands: a runtime failure
+     (database unreachable, invalid apply file, ...)
+  2  usage error (bad flag, bad value, bad configuration, unknown target scheme)";
 
 /// Bit Wobbly: watch websites and services.
 #[derive(Debug, Parser)]
 #[command(
     name = "bitwobbly",
     version,
-    about = "Bit Wobbly: check websites and services, with a full timing breakdown.",
+    about = "Bit Wobbly: check websites and services with a full timing breakdown, and run the monitoring server.",
     after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
@@ -62,6 +67,192 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Apply the database migrations (also done when the server starts) and exit.
     Migrate(MigrateArgs),
+    /// Run the monitoring server: REST API, scheduler, notifications, health and metrics.
+    #[command(after_help = SERVE_AFTER_HELP, after_long_help = SERVE_AFTER_HELP)]
+    Serve(ServeArgs),
+    /// Administration against the server's database (works while `serve` runs).
+    Admin(AdminArgs),
+    /// Make a workspace's monitors, channels and status-page components match a TOML file.
+    #[command(after_help = APPLY_AFTER_HELP, after_long_help = APPLY_AFTER_HELP)]
+    Apply(ApplyArgs),
+    /// Write a workspace's keyed monitors, channels and status-page components as TOML.
+    Export(ExportArgs),
+}
+
+/// Extra help for `bitwobbly serve`.
+const SERVE_AFTER_HELP: &str = "\
+Configuration comes from defaults, then the TOML file (--config or BITWOBBLY_CONFIG), then
+BITWOBBLY_* environment variables (sections joined by __, e.g.
+BITWOBBLY_SCHEDULER__MAX_CONCURRENT_CHECKS=64), then these flags; later ones win.
+
+With no configuration: SQLite and blobs under ./bitwobbly-data, listening on 127.0.0.1:8080.
+On a fresh database a one-time set-up link for the first admin is printed.
+
+Stops gracefully on SIGINT or SIGTERM (in-flight requests and checks finish, leases are
+given back, within shutdown_grace).";
+
+/// Extra help for `bitwobbly apply`.
+const APPLY_AFTER_HELP: &str = "\
+Objects are matched by their stable `key`; objects without a key are never touched. Every
+problem in the file is reported (file, section, key, field) before anything is written, and
+the changes commit in one transaction. `bitwobbly export` writes the same format.
+
+Exit status: 0 applied (or nothing to do), 1 invalid file or failed write (nothing
+changed), 2 usage error.";
+
+/// Where the server's database is: the same flags as `bitwobbly serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// TOML configuration file (default: $BITWOBBLY_CONFIG, else none).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the SQLite database and blobs (default ./bitwobbly-data;
+    /// also BITWOBBLY_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite://FILE` or `postgres://user@host/db` instead of SQLite in the data directory
+    /// (also BITWOBBLY_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Arguments of `bitwobbly serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on (default 127.0.0.1:8080; also BITWOBBLY_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Log format (default text; also BITWOBBLY_LOG_FORMAT).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+}
+
+/// Arguments of `bitwobbly admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// The `bitwobbly admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user and a workspace they own; the password is read from standard input.
+    CreateUser(CreateUserArgs),
+    /// Create an API token for a user and print it (once) on standard output.
+    CreateToken(CreateTokenArgs),
+}
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything, including deleting the workspace.
+    Owner,
+    /// Everything but managing owners.
+    Admin,
+    /// Create and edit monitors, channels, incidents.
+    Member,
+    /// Read only.
+    Viewer,
+}
+
+/// Arguments of `bitwobbly admin create-user`.
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user's email address (their login).
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// Read the password from standard input (the first line; at least 8 characters).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// Display name (default: the part of the email before @).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Slug of the workspace to create (default: from the email).
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+}
+
+/// Arguments of `bitwobbly admin create-token`.
+#[derive(Debug, Args)]
+pub struct CreateTokenArgs {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The user the token acts for.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// The workspace (default: the user's only workspace).
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// The token's role (default: the user's role; never more).
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<RoleArg>,
+    /// A label for the token (default "cli").
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Lifetime, e.g. 30d or 12h (default: until revoked).
+    #[arg(long, value_name = "DUR", value_parser = parse_lifetime)]
+    pub expires_in: Option<Duration>,
+}
+
+/// Arguments of `bitwobbly apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The TOML file (monitors, channels, status-page components).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The workspace to change.
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: String,
+    /// Also delete keyed objects the file does not mention.
+    #[arg(long)]
+    pub prune: bool,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Arguments of `bitwobbly export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The workspace to export.
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: String,
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// A token lifetime: a humantime duration of at least one minute.
+fn parse_lifetime(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(60) {
+        return Err("must be at least 1m".into());
+    }
+    if d > Duration::from_secs(100 * 365 * 86_400) {
+        return Err("must be at most 100 years".into());
+    }
+    Ok(d)
 }
 
 /// Arguments of `bitwobbly migrate`.

@@ -1,12 +1,17 @@
 //! Command-line parsing and output for the `bitwobbly` binary.
 //!
 //! This crate holds process concerns only: clap types ([`Cli`]), turning flags into a
-//! check spec ([`plan`]), and printing reports ([`output`], [`stats`]). The checks
-//! themselves run in `bitwobbly-check`; nothing here is meant for library users.
+//! check spec ([`plan`]), printing reports ([`output`], [`stats`]), and loading the server
+//! configuration for `serve`, `admin`, `apply` and `export`. The checks run in
+//! `bitwobbly-check` and the server in `bitwobbly-server`; nothing here is meant for library
+//! users.
 //!
-//! Exit status: 0 when the check is up (or degraded without `--fail-on-degraded`), 1 when
-//! it is down or something failed at run time, 2 for usage errors (see [`Exit`]).
+//! Exit status: 0 when the check is up (or degraded without `--fail-on-degraded`) or the
+//! command succeeded, 1 when a check is down or something failed at run time, 2 for usage
+//! errors, bad configuration included (see [`Exit`]).
 
+mod admin;
+mod apply;
 pub mod args;
 pub mod check;
 mod error;
@@ -14,11 +19,15 @@ mod escape;
 mod migrate;
 pub mod output;
 pub mod plan;
+mod serve;
 pub mod stats;
 pub mod target;
 mod values;
 
 use std::io::{self, Write};
+
+use bitwobbly_server::Config;
+use bitwobbly_server::config::{LogFormat, Overrides};
 
 pub use args::{CheckArgs, Cli, Command, MigrateArgs};
 pub use error::UsageError;
@@ -63,17 +72,61 @@ impl Exit {
     }
 }
 
-/// Runs the command `cli` names, writing results to `out` and warnings to `err`.
+/// The server configuration for the commands that use one (`serve`, `admin`, `apply`,
+/// `export`): defaults, the TOML file, the `BITWOBBLY_*` variables of `env`, then the flags.
+/// `None` for the other commands.
+///
+/// # Errors
+///
+/// A [`UsageError`] naming the key and where its value came from.
+pub fn load_config<K, V>(cli: &Cli, env: &[(K, V)]) -> anyhow::Result<Option<Config>>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let (store, listen, log_format) = match &cli.command {
+        Command::Serve(a) => (&a.store, a.listen, a.log_format),
+        Command::Admin(a) => match &a.command {
+            args::AdminCommand::CreateUser(a) => (&a.store, None, None),
+            args::AdminCommand::CreateToken(a) => (&a.store, None, None),
+        },
+        Command::Apply(a) => (&a.store, None, None),
+        Command::Export(a) => (&a.store, None, None),
+        Command::Check(_) | Command::Migrate(_) => return Ok(None),
+    };
+    let flags = Overrides {
+        config: store.config.clone(),
+        listen,
+        data_dir: store.data_dir.clone(),
+        database_url: store.database_url.clone(),
+        log_format: log_format.map(|f| match f {
+            args::LogFormatArg::Text => LogFormat::Text,
+            args::LogFormatArg::Json => LogFormat::Json,
+        }),
+    };
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()));
+    match Config::load(&flags, env) {
+        Ok(config) => Ok(Some(config)),
+        Err(e) => Err(UsageError::flag("configuration:", e.to_string()).into()),
+    }
+}
+
+/// Runs the command `cli` names, writing results to `out` and warnings to `err`. `config`
+/// is what [`load_config`] returned.
 ///
 /// # Errors
 ///
 /// A [`UsageError`] for bad flags or values, or an I/O error writing the output.
 pub async fn run(
     cli: &Cli,
+    config: Option<Config>,
     style: Style,
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> anyhow::Result<Exit> {
+    let config = || config.clone().unwrap_or_default();
     match &cli.command {
         Command::Check(args) => {
             let plan = plan::Plan::from_args(args)?;
@@ -81,6 +134,10 @@ pub async fn run(
             Ok(check::run(&plan, &checker, style, out, err).await?)
         }
         Command::Migrate(args) => migrate::run(args, out).await,
+        Command::Serve(_) => serve::run(config(), out).await,
+        Command::Admin(args) => admin::run(args, &config(), out, err).await,
+        Command::Apply(args) => apply::apply(args, &config(), out, err).await,
+        Command::Export(args) => apply::export(args, &config(), out).await,
     }
 }
 

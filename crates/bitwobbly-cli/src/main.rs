@@ -1,18 +1,31 @@
-//! The `bitwobbly` binary: parses arguments, installs logging, and runs the command.
+//! The `bitwobbly` binary: parses arguments, loads configuration, installs logging, and runs
+//! the command.
 //!
-//! Exit status: 0 up (or degraded without `--fail-on-degraded`), 1 down or runtime
-//! failure, 2 usage error.
+//! Exit status: 0 success (for `check`: up, or degraded without `--fail-on-degraded`),
+//! 1 down or runtime failure, 2 usage error (bad flag, value or configuration).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use bitwobbly_cli::{Cli, Exit, Style, UsageError};
+use bitwobbly_cli::{Cli, Command, Exit, Style, UsageError};
+use bitwobbly_server::Config;
+use bitwobbly_server::config::LogFormat;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2.
     let cli = Cli::parse();
+
+    // The server's configuration (file, BITWOBBLY_* variables, flags) for the commands
+    // that use one; it also says how to log.
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let config = match bitwobbly_cli::load_config(&cli, &env) {
+        Ok(config) => config,
+        Err(e) => return finish(Err(e)),
+    };
 
     // Logs go to stderr; `RUST_LOG` overrides the default filter and -q / -v.
     let filter = EnvFilter::try_from_default_env()
@@ -23,21 +36,33 @@ fn main() -> ExitCode {
         no_color_env.as_deref(),
         std::io::stderr().is_terminal(),
     );
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(log_style.color)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.as_ref().map(|c| c.log_format) {
+        Some(LogFormat::Json) => logs.json().init(),
+        _ => logs.with_ansi(log_style.color).init(),
+    }
+    if config.is_some() {
+        for var in Config::unknown_env_vars(env) {
+            tracing::warn!(%var, "ignoring an environment variable that names no setting");
+        }
+    }
 
     let style = Style::detect(
         cli.no_color,
         no_color_env.as_deref(),
         std::io::stdout().is_terminal(),
     );
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The server uses every core; one-shot commands need one thread.
+    let runtime = if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             let e = anyhow::Error::from(e).context("cannot start the async runtime");
@@ -48,7 +73,7 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
-    let result = runtime.block_on(bitwobbly_cli::run(&cli, style, &mut out, &mut err));
+    let result = runtime.block_on(bitwobbly_cli::run(&cli, config, style, &mut out, &mut err));
     finish(result)
 }
 

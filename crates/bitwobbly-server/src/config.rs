@@ -3,11 +3,20 @@
 //! Values come from a TOML file, then `BITWOBBLY_*` environment variables, then command-line
 //! flags; later sources win (see [`Config::load`]). Every field has a default, so an empty
 //! configuration is a working single-node server on embedded SQLite.
+//!
+//! Environment variables name a key by its path in upper case, sections joined with `__`:
+//! `BITWOBBLY_LISTEN`, `BITWOBBLY_DATA_DIR`, `BITWOBBLY_DATABASE_URL`,
+//! `BITWOBBLY_SCHEDULER__MAX_CONCURRENT_CHECKS`, `BITWOBBLY_METRICS__BEARER_TOKEN`, ...
+//! `BITWOBBLY_CONFIG` names the configuration file (like `--config`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 /// Everything `bitwobbly serve` can be told.
@@ -84,6 +93,370 @@ impl Config {
             None => format!("http://{}", self.listen),
         }
     }
+}
+
+/// The prefix of every environment variable the configuration reads.
+pub const ENV_PREFIX: &str = "BITWOBBLY_";
+/// The environment variable naming the configuration file (like `--config`).
+pub const ENV_CONFIG: &str = "BITWOBBLY_CONFIG";
+/// Separates the sections of a key in an environment variable's name
+/// (`BITWOBBLY_SCHEDULER__LEASE` is `scheduler.lease`).
+pub const ENV_SEPARATOR: &str = "__";
+
+/// Values given as command-line flags. Each one that is set wins over the file and the
+/// environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--config FILE`: the TOML file to read (else `BITWOBBLY_CONFIG`, else none).
+    pub config: Option<PathBuf>,
+    /// `--listen ADDR`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url URL`.
+    pub database_url: Option<String>,
+    /// `--log-format text|json`.
+    pub log_format: Option<LogFormat>,
+}
+
+/// Why a configuration could not be loaded. Every variant names the key (or file) and
+/// where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file named by `--config` or `BITWOBBLY_CONFIG` does not exist.
+    #[error("configuration file {} (from {origin}) does not exist", path.display())]
+    FileNotFound {
+        /// The path.
+        path: PathBuf,
+        /// `--config` or `BITWOBBLY_CONFIG`.
+        origin: &'static str,
+    },
+    /// A value could not be read or has the wrong type, or a key is unknown. The message
+    /// names the key and its source (file, environment variable or flag).
+    #[error("{0}")]
+    Parse(Box<figment::Error>),
+    /// A value was read but is not acceptable.
+    #[error("invalid {key} {value} (from {origin}): {problem}")]
+    Invalid {
+        /// The key, e.g. `scheduler.lease`.
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// Where it came from, e.g. `environment variable BITWOBBLY_SCHEDULER__LEASE`.
+        origin: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        Self::Parse(Box::new(e))
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then the TOML file (`flags.config`, else the
+    /// `BITWOBBLY_CONFIG` variable, else none), then the `BITWOBBLY_*` variables of `env`,
+    /// then `flags`; later sources win. The result is validated.
+    ///
+    /// `env` is the process environment (`std::env::vars()`); variables whose first
+    /// section is not a configuration key are ignored (see [`Config::unknown_env_vars`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the key and where the value came from.
+    pub fn load<I, K, V>(flags: &Overrides, env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env: BTreeMap<String, String> =
+            env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        let file = match (&flags.config, env.get(ENV_CONFIG)) {
+            (Some(path), _) => Some((path.clone(), "--config")),
+            (None, Some(path)) if !path.is_empty() => Some((PathBuf::from(path), ENV_CONFIG)),
+            _ => None,
+        };
+        if let Some((path, origin)) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileNotFound { path, origin });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let figment = figment
+            .merge(EnvVars::new(&env))
+            .merge(Flags(flags.clone()));
+        let config: Self = figment.extract_lossy()?;
+        config.validate(&figment)?;
+        Ok(config)
+    }
+
+    /// The `BITWOBBLY_*` variables in `env` that [`Config::load`] ignores because their
+    /// first section names no configuration key (e.g. a typo in `BITWOBBLY_LISTN`).
+    pub fn unknown_env_vars<I, K, V>(env: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let known = top_level_keys();
+        env.into_iter()
+            .map(|(k, _)| k.into())
+            .filter(|k| {
+                k.starts_with(ENV_PREFIX)
+                    && k != ENV_CONFIG
+                    && env_key(k).is_some_and(|path| !known.contains(&path[0]))
+            })
+            .collect()
+    }
+
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, value: String, problem: &'static str| {
+            let origin = figment
+                .find_metadata(key)
+                .map_or_else(|| "the defaults".to_owned(), |md| describe(md, key));
+            ConfigError::Invalid {
+                key,
+                value,
+                origin,
+                problem,
+            }
+        };
+        let positive = [
+            ("http.request_timeout", self.http.request_timeout),
+            ("scheduler.lease", self.scheduler.lease),
+            ("scheduler.poll_interval", self.scheduler.poll_interval),
+            (
+                "scheduler.result_flush_interval",
+                self.scheduler.result_flush_interval,
+            ),
+            (
+                "scheduler.connectivity_interval",
+                self.scheduler.connectivity_interval,
+            ),
+            ("notifier.send_timeout", self.notifier.send_timeout),
+            ("notifier.poll_interval", self.notifier.poll_interval),
+            ("notifier.initial_backoff", self.notifier.initial_backoff),
+            ("notifier.max_backoff", self.notifier.max_backoff),
+            ("auth.session_ttl", self.auth.session_ttl),
+        ];
+        for (key, d) in positive {
+            if d.is_zero() {
+                return Err(invalid(key, "0s".into(), "must be more than 0s"));
+            }
+        }
+        let counts = [
+            ("http.max_body_bytes", self.http.max_body_bytes),
+            (
+                "scheduler.max_concurrent_checks",
+                self.scheduler.max_concurrent_checks,
+            ),
+            ("scheduler.claim_batch", self.scheduler.claim_batch as usize),
+            ("scheduler.result_batch", self.scheduler.result_batch),
+            ("notifier.max_attempts", self.notifier.max_attempts as usize),
+            ("notifier.concurrency", self.notifier.concurrency),
+            (
+                "auth.login_attempts_per_minute",
+                self.auth.login_attempts_per_minute as usize,
+            ),
+            (
+                "auth.token_requests_per_minute",
+                self.auth.token_requests_per_minute as usize,
+            ),
+        ];
+        for (key, n) in counts {
+            if n == 0 {
+                return Err(invalid(key, "0".into(), "must be at least 1"));
+            }
+        }
+        if self.notifier.max_backoff < self.notifier.initial_backoff {
+            return Err(invalid(
+                "notifier.max_backoff",
+                humantime::format_duration(self.notifier.max_backoff).to_string(),
+                "must be at least notifier.initial_backoff",
+            ));
+        }
+        if let Some(url) = &self.database_url {
+            let scheme = url.split(':').next().unwrap_or_default();
+            if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+                return Err(invalid(
+                    "database_url",
+                    url.clone(),
+                    "must start with sqlite: or postgres://",
+                ));
+            }
+        }
+        if let Some(public) = &self.public_url {
+            match url::Url::parse(public) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => {
+                    return Err(invalid(
+                        "public_url",
+                        public.clone(),
+                        "must be an absolute http:// or https:// URL",
+                    ));
+                }
+            }
+        }
+        if let Some(name) = &self.node_name
+            && (name.trim().is_empty() || name.len() > 200)
+        {
+            return Err(invalid(
+                "node_name",
+                name.clone(),
+                "must be 1 to 200 characters",
+            ));
+        }
+        if self.metrics.bearer_token.as_deref() == Some("") {
+            return Err(invalid(
+                "metrics.bearer_token",
+                String::new(),
+                "must not be empty (leave it out to serve /metrics openly)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// "`<source name>` `<interpolated key>`", e.g. `environment variable BITWOBBLY_LISTEN`.
+fn describe(md: &Metadata, key: &str) -> String {
+    let keys: Vec<&str> = key.split('.').collect();
+    let name = md.interpolate(&Profile::Default, &keys);
+    match &md.source {
+        Some(source) => format!("{} {source} ({name})", md.name),
+        None => format!("{} {name}", md.name),
+    }
+}
+
+/// The top-level keys of [`Config`].
+fn top_level_keys() -> Vec<String> {
+    match Serialized::defaults(Config::default()).data() {
+        Ok(map) => map
+            .get(&Profile::Default)
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The key path of a `BITWOBBLY_*` variable (`BITWOBBLY_SCHEDULER__LEASE` ->
+/// `["scheduler", "lease"]`), or `None` when it names none.
+fn env_key(var: &str) -> Option<Vec<String>> {
+    let rest = var.strip_prefix(ENV_PREFIX)?;
+    let path: Vec<String> = rest
+        .split(ENV_SEPARATOR)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    (!path.iter().any(String::is_empty)).then_some(path)
+}
+
+/// The `BITWOBBLY_*` variables as a figment provider.
+///
+/// Values stay text (the configuration is extracted leniently, so `"512"` reads as a number
+/// and `"true"` as a boolean where one is expected); values in `[...]` are read as arrays.
+struct EnvVars {
+    dict: Dict,
+}
+
+impl EnvVars {
+    fn new(env: &BTreeMap<String, String>) -> Self {
+        let known = top_level_keys();
+        let mut dict = Dict::new();
+        for (var, raw) in env {
+            if var == ENV_CONFIG {
+                continue;
+            }
+            let Some(path) = env_key(var) else { continue };
+            if !known.contains(&path[0]) {
+                continue;
+            }
+            let trimmed = raw.trim();
+            let value = if trimmed.starts_with('[') {
+                trimmed
+                    .parse::<Value>()
+                    .unwrap_or_else(|_| Value::from(raw.clone()))
+            } else {
+                Value::from(raw.clone())
+            };
+            let nested = figment::util::nest(&path.join("."), value);
+            if let Some(d) = nested.into_dict() {
+                dict = merge_dicts(dict, d);
+            }
+        }
+        Self { dict }
+    }
+}
+
+fn merge_dicts(mut a: Dict, b: Dict) -> Dict {
+    for (k, v) in b {
+        match (a.remove(&k), v) {
+            (Some(Value::Dict(_, old)), Value::Dict(tag, new)) => {
+                a.insert(k, Value::Dict(tag, merge_dicts(old, new)));
+            }
+            (_, v) => {
+                a.insert(k, v);
+            }
+        }
+    }
+    a
+}
+
+impl Provider for EnvVars {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_: &Profile, keys: &[&str]| {
+            let upper: Vec<String> = keys.iter().map(|k| k.to_ascii_uppercase()).collect();
+            format!("{ENV_PREFIX}{}", upper.join(ENV_SEPARATOR))
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// The command-line flags as a figment provider.
+struct Flags(Overrides);
+
+impl Provider for Flags {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag").interpolater(|_: &Profile, keys: &[&str]| {
+            format!("--{}", keys.join("-").replace('_', "-"))
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let f = &self.0;
+        let mut dict = Dict::new();
+        if let Some(listen) = f.listen {
+            dict.insert("listen".into(), Value::from(listen.to_string()));
+        }
+        if let Some(dir) = &f.data_dir {
+            dict.insert(
+                "data_dir".into(),
+                Value::from(dir.to_string_lossy().into_owned()),
+            );
+        }
+        if let Some(url) = &f.database_url {
+            dict.insert("database_url".into(), Value::from(url.clone()));
+        }
+        if let Some(format) = f.log_format {
+            let name = match format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            };
+            dict.insert("log_format".into(), Value::from(name));
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// The data directory's blob directory.
+pub fn blob_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("blobs")
 }
 
 /// How logs are written.
@@ -249,4 +622,228 @@ pub struct TargetConfig {
     /// hosted, multi-tenant use). Off by default: self-hosted monitors often watch private
     /// services.
     pub deny_private: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn toml_file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new()
+            .suffix(".toml")
+            .tempfile()
+            .expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        f
+    }
+
+    fn flags_with_file(f: &tempfile::NamedTempFile) -> Overrides {
+        Overrides {
+            config: Some(f.path().to_owned()),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn nothing_given_is_the_defaults() {
+        let c = Config::load(&Overrides::default(), no_env()).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(
+            c.database_url()
+                .starts_with("sqlite://bitwobbly-data/bitwobbly.db")
+        );
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let f = toml_file(
+            r#"
+            listen = "127.0.0.1:7001"
+            data_dir = "/from/file"
+            public_url = "https://status.example.com/"
+            [scheduler]
+            lease = "20s"
+            max_concurrent_checks = 7
+            "#,
+        );
+        let env = [
+            ("BITWOBBLY_LISTEN", "127.0.0.1:7002"),
+            ("BITWOBBLY_SCHEDULER__MAX_CONCURRENT_CHECKS", "9"),
+            ("BITWOBBLY_METRICS__BEARER_TOKEN", "12345"),
+        ];
+        let mut flags = flags_with_file(&f);
+        let c = Config::load(&flags, env).unwrap();
+        // The file beats the defaults ...
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.scheduler.lease, Duration::from_secs(20));
+        assert_eq!(c.public_url(), "https://status.example.com");
+        // ... the environment beats the file ...
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7002");
+        assert_eq!(c.scheduler.max_concurrent_checks, 9);
+        // ... a numeric-looking text stays text where text is expected ...
+        assert_eq!(c.metrics.bearer_token.as_deref(), Some("12345"));
+        // ... and flags beat the environment.
+        flags.listen = Some("127.0.0.1:7003".parse().unwrap());
+        flags.data_dir = Some(PathBuf::from("/from/flag"));
+        flags.log_format = Some(LogFormat::Json);
+        let c = Config::load(&flags, env).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7003");
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.scheduler.max_concurrent_checks, 9);
+    }
+
+    #[test]
+    fn the_config_file_can_come_from_the_environment() {
+        let f = toml_file("node_name = \"node-a\"\n");
+        let path = f.path().display().to_string();
+        let c = Config::load(&Overrides::default(), [(ENV_CONFIG, path.as_str())]).unwrap();
+        assert_eq!(c.node_name.as_deref(), Some("node-a"));
+        // --config wins over BITWOBBLY_CONFIG.
+        let g = toml_file("node_name = \"node-b\"\n");
+        let c = Config::load(&flags_with_file(&g), [(ENV_CONFIG, path.as_str())]).unwrap();
+        assert_eq!(c.node_name.as_deref(), Some("node-b"));
+    }
+
+    #[test]
+    fn the_three_flat_variables_and_nested_ones() {
+        let env = [
+            ("BITWOBBLY_DATA_DIR", "/var/lib/bw"),
+            ("BITWOBBLY_DATABASE_URL", "postgres://postgres@127.0.0.1/bw"),
+            ("BITWOBBLY_SCHEDULER__ENABLED", "false"),
+            ("BITWOBBLY_NOTIFIER__INITIAL_BACKOFF", "250ms"),
+            (
+                "BITWOBBLY_SCHEDULER__CONNECTIVITY_PROBES",
+                "[https://1.1.1.1/, https://9.9.9.9/]",
+            ),
+            ("BITWOBBLY_TARGETS__DENY_PRIVATE", "true"),
+        ];
+        let c = Config::load(&Overrides::default(), env).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/bw"));
+        assert_eq!(c.database_url(), "postgres://postgres@127.0.0.1/bw");
+        assert!(!c.scheduler.enabled);
+        assert_eq!(c.notifier.initial_backoff, Duration::from_millis(250));
+        assert_eq!(
+            c.scheduler.connectivity_probes,
+            ["https://1.1.1.1/", "https://9.9.9.9/"]
+        );
+        assert!(c.targets.deny_private);
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let e = Config::load(
+            &Overrides::default(),
+            [("BITWOBBLY_SCHEDULER__MAX_CONCURRENT_CHECKS", "lots")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("BITWOBBLY_SCHEDULER__MAX_CONCURRENT_CHECKS"),
+            "{e}"
+        );
+        assert!(e.contains("environment variable"), "{e}");
+        let e = Config::load(&Overrides::default(), [("BITWOBBLY_LISTEN", "port 80")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("BITWOBBLY_LISTEN"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_key_and_the_file() {
+        let f = toml_file("[scheduler]\nlease = \"a while\"\n");
+        let e = Config::load(&flags_with_file(&f), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scheduler.lease"), "{e}");
+        assert!(e.contains(&f.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_refused() {
+        let f = toml_file("[scheduler]\nmax_concurent_checks = 3\n");
+        let e = Config::load(&flags_with_file(&f), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_concurent_checks"), "{e}");
+        assert!(e.contains(&f.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_nested_variable_is_refused_and_an_unknown_section_ignored() {
+        let e = Config::load(&Overrides::default(), [("BITWOBBLY_SCHEDULER__TYPO", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("typo"), "{e}");
+        let env = [
+            ("BITWOBBLY_LISTN", "x"),
+            ("BITWOBBLY_LISTEN", "127.0.0.1:1"),
+        ];
+        assert!(Config::load(&Overrides::default(), env).is_ok());
+        assert_eq!(Config::unknown_env_vars(env), ["BITWOBBLY_LISTN"]);
+        assert!(Config::unknown_env_vars([(ENV_CONFIG, "x"), ("HOME", "/")]).is_empty());
+    }
+
+    #[test]
+    fn a_missing_file_names_where_it_was_asked_for() {
+        let flags = Overrides {
+            config: Some(PathBuf::from("/nonexistent/bitwobbly.toml")),
+            ..Overrides::default()
+        };
+        let e = Config::load(&flags, no_env()).unwrap_err().to_string();
+        assert!(
+            e.contains("/nonexistent/bitwobbly.toml") && e.contains("--config"),
+            "{e}"
+        );
+        let e = Config::load(&Overrides::default(), [(ENV_CONFIG, "/nonexistent/x.toml")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(ENV_CONFIG), "{e}");
+    }
+
+    #[test]
+    fn values_that_parse_but_make_no_sense_name_key_and_source() {
+        let e = Config::load(
+            &Overrides::default(),
+            [("BITWOBBLY_SCHEDULER__LEASE", "0s")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("scheduler.lease") && e.contains("BITWOBBLY_SCHEDULER__LEASE"),
+            "{e}"
+        );
+        let f = toml_file("public_url = \"status.example.com\"\n");
+        let e = Config::load(&flags_with_file(&f), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("public_url") && e.contains("TOML file"), "{e}");
+        let flags = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Overrides::default()
+        };
+        let e = Config::load(&flags, no_env()).unwrap_err().to_string();
+        assert!(e.contains("--database-url"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let flags = Overrides {
+            config: Some(PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/bitwobbly.example.toml"
+            ))),
+            ..Overrides::default()
+        };
+        let c = Config::load(&flags, no_env()).unwrap();
+        assert_ne!(c, Config::default());
+    }
 }
