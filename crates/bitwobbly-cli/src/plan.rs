@@ -20,7 +20,7 @@ use crate::values;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The status codes an HTTP check expects when no `--expect-status` is given.
-pub const DEFAULT_EXPECT_STATUS: StatusMatch = StatusMatch::Range(200, 399);
+pub const DEFAULT_EXPECT_STATUS: StatusMatch = bitwobbly_core::assert::DEFAULT_HTTP_STATUS;
 
 /// Everything `bitwobbly check` will do: the compiled check and how to run and show it.
 #[derive(Debug, Clone)]

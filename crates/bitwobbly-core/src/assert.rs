@@ -29,6 +29,9 @@ pub enum Severity {
     Degrade,
 }
 
+/// The status an HTTP check expects when its assertions name none: 200 to 399.
+pub const DEFAULT_HTTP_STATUS: StatusMatch = StatusMatch::Range(200, 399);
+
 /// One condition, and what its failure means.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -2756,7 +2759,7 @@ mod tests {
 
     #[test]
     fn empty_list_compiles_and_evaluates_to_nothing() {
-        let c = CompiledAssertions::compile("http", &[]).expect("empty");
+        let c = CompiledAssertions::compile("tcp", &[]).expect("empty");
         assert!(c.is_empty());
         assert_eq!(c.len(), 0);
         let timings = Timings::default();

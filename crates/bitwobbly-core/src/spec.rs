@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::assert::{Assertion, CompiledAssertions};
+use crate::assert::{Assertion, AssertionKind, CompiledAssertions};
 use crate::error::SpecError;
 use crate::heartbeat::{Expect, HeartbeatPolicy};
 
@@ -512,8 +512,22 @@ impl CheckSpec {
             ));
         }
         let url = crate::validate::validate(&self)?;
-        let assertions = CompiledAssertions::compile(self.kind(), self.assertions())
-            .map_err(|e| e.within("assertions"))?;
+        // An HTTP check that says nothing about the status still fails on an error status.
+        let default_status = matches!(self, Self::Http(_))
+            && !self
+                .assertions()
+                .iter()
+                .any(|a| matches!(a.kind, AssertionKind::StatusCode { .. }));
+        let assertions = if default_status {
+            let mut list = self.assertions().to_vec();
+            list.push(Assertion::fail(AssertionKind::StatusCode {
+                expect: crate::assert::DEFAULT_HTTP_STATUS,
+            }));
+            CompiledAssertions::compile(self.kind(), &list)
+        } else {
+            CompiledAssertions::compile(self.kind(), self.assertions())
+        }
+        .map_err(|e| e.within("assertions"))?;
         Ok(CompiledCheck {
             spec: self,
             assertions,
@@ -597,7 +611,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::assert::{AssertionKind, JsonOp, StatusMatch};
+    use crate::assert::{JsonOp, StatusMatch};
     use crate::report::Phase;
 
     fn round_trip(spec: &CheckSpec) -> CheckSpec {
@@ -965,4 +979,30 @@ mod tests {
         assert_eq!(format_host_port("[::1]", 80), "[::1]:80");
         assert_eq!(format_host_port("127.0.0.1", 80), "127.0.0.1:80");
     }
+
+    #[test]
+    fn http_without_a_status_assertion_expects_200_to_399() {
+        let spec: CheckSpec =
+            serde_json::from_value(json!({"type": "http", "url": "http://127.0.0.1/"})).unwrap();
+        let c = spec.compile().expect("compiles");
+        let added: Vec<_> = c.assertions().iter().cloned().collect();
+        assert_eq!(
+            added,
+            vec![Assertion::fail(AssertionKind::StatusCode {
+                expect: StatusMatch::Range(200, 399)
+            })]
+        );
+
+        // A status assertion of its own replaces the default; other kinds get none.
+        let own: CheckSpec = serde_json::from_value(json!({
+            "type": "http", "url": "http://127.0.0.1/",
+            "assertions": [{"type": "status_code", "expect": "500"}]
+        }))
+        .unwrap();
+        assert_eq!(own.compile().unwrap().assertions().len(), 1);
+        let tcp: CheckSpec =
+            serde_json::from_value(json!({"type": "tcp", "host": "127.0.0.1", "port": 1})).unwrap();
+        assert!(tcp.compile().unwrap().assertions().is_empty());
+    }
+
 }
