@@ -54,17 +54,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Whether the store is usable: one query on a table of the first migration and one on a
-/// table of the latest one (a database that lacks either is not migrated).
+/// Whether the store is usable: the database answers and has every embedded migration.
 async fn ready(state: &AppState) -> Result<(), ApiError> {
-    let unavailable = |e: bitwobbly_store::StoreError| {
-        tracing::warn!(error = %error_chain(&e), "readiness check failed");
-        ApiError::unavailable("the database is not reachable or not migrated")
-    };
-    let mut global = state.store.global();
-    global.user_count().await.map_err(unavailable)?;
-    global.outbox_counts().await.map_err(unavailable)?;
-    Ok(())
+    match state.store.pending_migrations().await {
+        Ok(pending) if pending.is_empty() => Ok(()),
+        Ok(pending) => Err(ApiError::unavailable(format!(
+            "the database lacks migrations {pending:?}: run `bitwobbly migrate`"
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "readiness check failed");
+            Err(ApiError::unavailable("the database is not reachable"))
+        }
+    }
 }
 
 /// `GET /metrics`: every metric, in the Prometheus text format.

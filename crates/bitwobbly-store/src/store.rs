@@ -175,6 +175,42 @@ impl Store {
         Ok(())
     }
 
+    /// The versions of this backend's embedded migrations that the database has not applied
+    /// (successfully); empty when the schema is current. Used by readiness checks.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] if the database cannot be asked.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>> {
+        // No bookkeeping table yet means nothing is applied.
+        fn versions(rows: std::result::Result<Vec<(i64,)>, sqlx::Error>) -> Result<Vec<i64>> {
+            match rows {
+                Ok(rows) => Ok(rows.into_iter().map(|(v,)| v).collect()),
+                Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => {
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(StoreError::Database(e)),
+            }
+        }
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success = TRUE";
+        let (done, migrator) = match &self.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => (
+                versions(sqlx::query_as(APPLIED).fetch_all(pool).await)?,
+                &crate::backend::sqlite::MIGRATOR,
+            ),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => (
+                versions(sqlx::query_as(APPLIED).fetch_all(pool).await)?,
+                &crate::backend::postgres::MIGRATOR,
+            ),
+        };
+        Ok(migrator
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !done.contains(v))
+            .collect())
+    }
+
     /// Which backend this is.
     pub fn kind(&self) -> BackendKind {
         match &self.backend {

@@ -12,6 +12,7 @@ mod heartbeats;
 mod incidents;
 mod ingest;
 mod leases;
+mod migrations;
 mod monitors;
 mod outbox;
 mod pages;
