@@ -13,7 +13,10 @@ conformance!(a_migrated_store_has_nothing_pending);
 #[tokio::test]
 async fn an_unmigrated_database_has_every_migration_pending() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("fresh.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fresh.db").display()
+    );
     let store = Store::open_with(&url, StoreOptions::default().migrate(false))
         .await
         .unwrap();
