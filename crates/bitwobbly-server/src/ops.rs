@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bitwobbly_store::api::{AccountStore, OutboxQueue};
+use bitwobbly_store::api::OutboxQueue;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, error_chain};

@@ -1,8 +1,11 @@
 //! Servers on loopback for Bit Wobbly's tests: HTTP/1.1, HTTPS with HTTP/2 and a test CA,
-//! servers that stall, redirect chains, TCP banner servers and an authoritative DNS server.
+//! servers that stall, redirect chains, TCP banner servers and an authoritative DNS server;
+//! with the `db` feature, a fresh SQLite or PostgreSQL database per test (module `db`).
 //!
 //! Not published; used as a dev-dependency and by benchmarks.
 
+#[cfg(feature = "db")]
+pub mod db;
 pub mod dns;
 pub mod http;
 pub mod pki;

@@ -11,11 +11,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::monitors::{parse_limit, validate_key};
 use super::views::{dt, odt};
 use super::workspaces::validate_name;
+use super::{ErrorBody, IdPath, OrNotFound as _};
 use crate::auth::{Access, Read, Write};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -154,6 +154,22 @@ where
     })
 }
 
+/// Channels as the API shows them (secrets redacted), each with its linked monitors.
+pub(crate) async fn channel_views<S>(
+    scope: &mut bitwobbly_store::Scoped<S>,
+    channels: Vec<Channel>,
+) -> Result<Vec<ChannelView>, ApiError>
+where
+    S: bitwobbly_store::Source,
+    bitwobbly_store::Scoped<S>: NotificationStore,
+{
+    let mut out = Vec::with_capacity(channels.len());
+    for c in channels {
+        out.push(channel_view(scope, c, false).await?);
+    }
+    Ok(out)
+}
+
 /// Validates a channel's input; `old` is the stored config when replacing.
 ///
 /// # Errors
@@ -214,8 +230,6 @@ fn key_conflict(e: StoreError) -> ApiError {
     }
 }
 
-type ChannelPath = ApiPath<(String, i64)>;
-
 /// The workspace's notification channels.
 #[utoipa::path(get, path = "/workspaces/{workspace}/channels", tag = "channels",
     params(("workspace" = String, Path, description = "Workspace slug")),
@@ -226,11 +240,7 @@ pub async fn list(
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let list = scope.channels().await?;
-    let mut out = Vec::with_capacity(list.len());
-    for c in list {
-        out.push(channel_view(&mut scope, c, false).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(channel_views(&mut scope, list).await?))
 }
 
 /// Creates a channel (member). A webhook without a `secret` gets one, shown in this answer.
@@ -263,30 +273,24 @@ pub async fn create(
 
 /// A channel.
 #[utoipa::path(get, path = "/workspaces/{workspace}/channels/{id}", tag = "channels",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Channel id"),
-    ),
+    params(IdPath),
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): ChannelPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<ChannelView>, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let c = scope
         .channel(ChannelId(id))
         .await?
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+        .or_not_found("channel")?;
     Ok(Json(channel_view(&mut scope, c, false).await?))
 }
 
 /// Replaces a channel's settings (member).
 #[utoipa::path(put, path = "/workspaces/{workspace}/channels/{id}", tag = "channels",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Channel id"),
-    ),
+    params(IdPath),
     request_body = ChannelInput,
     responses(
         (status = 200, body = ChannelView),
@@ -298,15 +302,12 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): ChannelPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<ChannelInput>,
 ) -> Result<Json<ChannelView>, ApiError> {
     let id = ChannelId(id);
     let mut scope = state.store.workspace(access.ws());
-    let old = scope
-        .channel(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let old = scope.channel(id).await?.or_not_found("channel")?;
     let new = validate_channel_input(&input, Some(&old.config))?;
     let c = scope
         .update_channel(id, &new, state.clock.now())
@@ -317,10 +318,7 @@ pub async fn update(
 
 /// Deletes a channel and its pending notifications (member).
 #[utoipa::path(delete, path = "/workspaces/{workspace}/channels/{id}", tag = "channels",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Channel id"),
-    ),
+    params(IdPath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, body = ErrorBody),
@@ -329,7 +327,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): ChannelPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
@@ -341,10 +339,7 @@ pub async fn delete(
 
 /// Sends a test notification through a channel now (member), not through the outbox.
 #[utoipa::path(post, path = "/workspaces/{workspace}/channels/{id}/test", tag = "channels",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Channel id"),
-    ),
+    params(IdPath),
     responses(
         (status = 204, description = "The receiver accepted it"),
         (status = 403, body = ErrorBody),
@@ -354,7 +349,7 @@ pub async fn delete(
 pub async fn test(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): ChannelPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     crate::notify::send_test(&state, access.ws(), ChannelId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -452,10 +447,7 @@ pub async fn notifications(
 /// Puts a dead notification back in the queue (member): due now, attempts from zero, same
 /// idempotency key.
 #[utoipa::path(post, path = "/workspaces/{workspace}/notifications/{id}/replay", tag = "notifications",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Notification id"),
-    ),
+    params(IdPath),
     responses(
         (status = 200, body = NotificationView),
         (status = 403, body = ErrorBody),
@@ -465,14 +457,11 @@ pub async fn notifications(
 pub async fn replay(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): ApiPath<(String, i64)>,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<NotificationView>, ApiError> {
     let id = OutboxId(id);
     let mut scope = state.store.workspace(access.ws());
-    let n = scope
-        .notification(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification"))?;
+    let n = scope.notification(id).await?.or_not_found("notification")?;
     if n.state != OutboxState::Dead {
         return Err(ApiError::conflict(format!(
             "only dead notifications can be replayed; this one is {}",
@@ -480,10 +469,7 @@ pub async fn replay(
         )));
     }
     scope.replay_notification(id, state.clock.now()).await?;
-    let n = scope
-        .notification(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification"))?;
+    let n = scope.notification(id).await?.or_not_found("notification")?;
     Ok(Json(n.into()))
 }
 

@@ -36,6 +36,28 @@ pub mod workspaces;
 
 pub use monitors::{MonitorInput, validate_monitor, validate_monitor_fields};
 
+/// The path of one resource of a workspace: `/workspaces/{workspace}/<resources>/{id}`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdPath {
+    /// Workspace slug
+    pub workspace: String,
+    /// The resource's id
+    pub id: i64,
+}
+
+/// A looked-up resource that may be missing: missing is 404 `not_found`.
+pub(crate) trait OrNotFound<T> {
+    /// The value, or 404 `not_found` naming `what` ("monitor", "channel", ...).
+    fn or_not_found(self, what: &str) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, what: &str) -> Result<T, ApiError> {
+        self.ok_or_else(|| ApiError::not_found(what))
+    }
+}
+
 /// The error shape every failure answers with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {

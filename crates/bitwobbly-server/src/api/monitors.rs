@@ -17,12 +17,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::ErrorBody;
-use super::channels::{ChannelView, channel_view};
+use super::channels::{ChannelView, channel_views};
 use super::extract::{ApiJson, ApiPath, ApiQuery, from_value};
 use super::incidents::IncidentView;
 use super::views::{dt, odt};
 use super::workspaces::validate_name;
+use super::{ErrorBody, IdPath, OrNotFound as _};
 use crate::auth::{Access, Read, Write};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -501,10 +501,7 @@ async fn load_view(
     id: MonitorId,
 ) -> Result<MonitorView, ApiError> {
     let mut scope = state.store.workspace(ws);
-    let m = scope
-        .monitor(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("monitor"))?;
+    let m = scope.monitor(id).await?.or_not_found("monitor")?;
     let s = scope.monitor_state(id).await?;
     Ok(monitor_view(&state.config, m, s))
 }
@@ -526,9 +523,6 @@ fn key_conflict(e: StoreError) -> ApiError {
 }
 
 // === handlers ===
-
-/// Path of one monitor.
-type MonitorPath = ApiPath<(String, i64)>;
 
 /// The workspace's monitors with their current state.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors", tag = "monitors",
@@ -629,25 +623,19 @@ pub async fn validate(
 
 /// A monitor with its current state.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors/{id}", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses((status = 200, body = MonitorView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<MonitorView>, ApiError> {
     Ok(Json(load_view(&state, access.ws(), MonitorId(id)).await?))
 }
 
 /// Replaces a monitor's definition (member); a heartbeat keeps its ping URL.
 #[utoipa::path(put, path = "/workspaces/{workspace}/monitors/{id}", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     request_body = MonitorInput,
     responses(
         (status = 200, body = MonitorView),
@@ -659,14 +647,12 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<MonitorInput>,
 ) -> Result<Json<MonitorView>, ApiError> {
     let id = MonitorId(id);
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let new = validate_monitor(&input, &state.config)?;
     check_parent(&mut scope, Some(id), new.parent_id).await?;
     scope
@@ -678,10 +664,7 @@ pub async fn update(
 
 /// Deletes a monitor with its results (member).
 #[utoipa::path(delete, path = "/workspaces/{workspace}/monitors/{id}", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, body = ErrorBody),
@@ -690,7 +673,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     let id = MonitorId(id);
     state
@@ -719,10 +702,7 @@ async fn set_paused(
 
 /// Pauses a monitor (member): it is not checked until resumed.
 #[utoipa::path(post, path = "/workspaces/{workspace}/monitors/{id}/pause", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses(
         (status = 200, body = MonitorView),
         (status = 403, body = ErrorBody),
@@ -731,17 +711,14 @@ async fn set_paused(
 pub async fn pause(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<MonitorView>, ApiError> {
     set_paused(&state, access.ws(), id, true).await
 }
 
 /// Resumes a paused monitor (member); it is due at once.
 #[utoipa::path(post, path = "/workspaces/{workspace}/monitors/{id}/resume", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses(
         (status = 200, body = MonitorView),
         (status = 403, body = ErrorBody),
@@ -750,7 +727,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<MonitorView>, ApiError> {
     set_paused(&state, access.ws(), id, false).await
 }
@@ -758,10 +735,7 @@ pub async fn resume(
 /// Runs a monitor now (member) and answers its report and status; the result is recorded
 /// like a scheduled one.
 #[utoipa::path(post, path = "/workspaces/{workspace}/monitors/{id}/check", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses(
         (status = 200, description = "`{report, monitor_status, recorded}`: the check report (timings, HTTP facts, assertions) and the status after it", body = Object),
         (status = 403, body = ErrorBody),
@@ -771,7 +745,7 @@ pub async fn resume(
 pub async fn check(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<Value>, ApiError> {
     let done = crate::scheduler::check_now(&state, access.ws(), MonitorId(id)).await?;
     Ok(Json(
@@ -781,27 +755,18 @@ pub async fn check(
 
 /// The notification channels linked to a monitor.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors/{id}/channels", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses((status = 200, body = [ChannelView]), (status = 404, body = ErrorBody)))]
 pub async fn channels(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let id = MonitorId(id);
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let list = scope.channels_for_monitor(id).await?;
-    let mut out = Vec::with_capacity(list.len());
-    for c in list {
-        out.push(channel_view(&mut scope, c, false).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(channel_views(&mut scope, list).await?))
 }
 
 /// The channels to link to a monitor (replacing the current links).
@@ -814,10 +779,7 @@ pub struct MonitorChannelsInput {
 
 /// Replaces the notification channels linked to a monitor (member).
 #[utoipa::path(put, path = "/workspaces/{workspace}/monitors/{id}/channels", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     request_body = MonitorChannelsInput,
     responses(
         (status = 200, body = [ChannelView]),
@@ -828,14 +790,12 @@ pub struct MonitorChannelsInput {
 pub async fn set_channels(
     State(state): State<AppState>,
     access: Access<Write>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<MonitorChannelsInput>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
     let id = MonitorId(id);
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let mut ids = Vec::with_capacity(input.channel_ids.len());
     for (i, c) in input.channel_ids.iter().enumerate() {
         if scope.channel(ChannelId(*c)).await?.is_none() {
@@ -850,33 +810,23 @@ pub async fn set_channels(
     }
     scope.set_monitor_channels(id, &ids).await?;
     let list = scope.channels_for_monitor(id).await?;
-    let mut out = Vec::with_capacity(list.len());
-    for c in list {
-        out.push(channel_view(&mut scope, c, false).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(channel_views(&mut scope, list).await?))
 }
 
 /// A monitor's incidents, newest first.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors/{id}/incidents", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-        LimitQuery,
-    ),
+    params(IdPath, LimitQuery),
     responses((status = 200, body = [IncidentView]), (status = 404, body = ErrorBody)))]
 pub async fn incidents(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<Vec<IncidentView>>, ApiError> {
     let id = MonitorId(id);
     let limit = parse_limit(q.limit.as_deref(), 50, 500)?;
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let list = scope.incidents_for_monitor(id, limit).await?;
     Ok(Json(list.into_iter().map(IncidentView::from).collect()))
 }
@@ -1017,11 +967,7 @@ pub struct ResultsPage {
 
 /// A monitor's check results in a time range, a page at a time.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors/{id}/results", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-        ResultsQuery,
-    ),
+    params(IdPath, ResultsQuery),
     responses(
         (status = 200, body = ResultsPage),
         (status = 404, body = ErrorBody),
@@ -1030,7 +976,7 @@ pub struct ResultsPage {
 pub async fn results(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<ResultsPage>, ApiError> {
     let id = MonitorId(id);
@@ -1058,9 +1004,7 @@ pub async fn results(
         .transpose()
         .map_err(|_| ApiError::invalid("cursor", "not a cursor from a previous page"))?;
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let page = scope
         .results(&ResultQuery {
             monitor_id: id,
@@ -1219,22 +1163,17 @@ pub(crate) fn window_stats(
 /// Computed from the hourly rollups, plus the raw results of the recent hours that are not
 /// rolled up yet, so the numbers include the latest checks.
 #[utoipa::path(get, path = "/workspaces/{workspace}/monitors/{id}/stats", tag = "monitors",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Monitor id"),
-    ),
+    params(IdPath),
     responses((status = 200, body = StatsView), (status = 404, body = ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,
     access: Access<Read>,
-    ApiPath((_, id)): MonitorPath,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<StatsView>, ApiError> {
     let id = MonitorId(id);
     let now = state.clock.now();
     let mut scope = state.store.workspace(access.ws());
-    if scope.monitor(id).await?.is_none() {
-        return Err(ApiError::not_found("monitor"));
-    }
+    scope.monitor(id).await?.or_not_found("monitor")?;
     let longest = STAT_WINDOWS[STAT_WINDOWS.len() - 1].1;
     let start = now.minus(longest).floor_hour();
     let rollups = scope

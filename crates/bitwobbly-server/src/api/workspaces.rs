@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::ErrorBody;
 use super::extract::{ApiJson, ApiPath};
 use super::views::{ApiRole, TokenView, WorkspaceView, dt};
+use super::{ErrorBody, IdPath, OrNotFound as _};
 use crate::auth::{Access, Authenticated, Caller, Manage, Own, Read, role_rank};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -238,12 +238,36 @@ fn check_owner_change<R>(
     Ok(())
 }
 
-fn last_owner() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "last_owner",
-        "a workspace keeps at least one owner: make someone else owner first",
-    )
+/// Checks that the caller may move `user` from their current role to `to` (`None`: remove
+/// them): 404 when `user` is not a member, 403 when the owner role is involved and the caller
+/// is no owner, 409 `last_owner` when the workspace would be left without an owner.
+async fn check_role_change<R, S>(
+    access: &Access<R>,
+    ws: &mut bitwobbly_store::Scoped<S>,
+    user: UserId,
+    to: Option<Role>,
+) -> Result<(), ApiError>
+where
+    bitwobbly_store::Scoped<S>: MemberStore,
+{
+    let current = ws.role_of(user).await?.or_not_found("member")?;
+    check_owner_change(access, Some(current), to)?;
+    if current == Role::Owner && to != Some(Role::Owner) {
+        let owners = ws
+            .members()
+            .await?
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        if owners <= 1 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "last_owner",
+                "a workspace keeps at least one owner: make someone else owner first",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The workspace's members.
@@ -293,9 +317,7 @@ pub async fn add_member(
         ));
     }
     let m = ws.set_member(user.id, role, state.clock.now()).await?;
-    let view = member_view(&state, m)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let view = member_view(&state, m).await?.or_not_found("user")?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -324,27 +346,10 @@ pub async fn update_member(
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let mut ws = tx.workspace(access.ws());
-    let current = ws
-        .role_of(user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
-    check_owner_change(&access, Some(current), Some(role))?;
-    if current == Role::Owner && role != Role::Owner {
-        let owners = ws
-            .members()
-            .await?
-            .iter()
-            .filter(|m| m.role == Role::Owner)
-            .count();
-        if owners <= 1 {
-            return Err(last_owner());
-        }
-    }
+    check_role_change(&access, &mut ws, user, Some(role)).await?;
     let m = ws.set_member(user, role, now).await?;
     tx.commit().await?;
-    let view = member_view(&state, m)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
+    let view = member_view(&state, m).await?.or_not_found("member")?;
     Ok(Json(view))
 }
 
@@ -368,22 +373,7 @@ pub async fn remove_member(
     let user = UserId(user_id);
     let mut tx = state.store.begin().await?;
     let mut ws = tx.workspace(access.ws());
-    let current = ws
-        .role_of(user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("member"))?;
-    check_owner_change(&access, Some(current), None)?;
-    if current == Role::Owner {
-        let owners = ws
-            .members()
-            .await?
-            .iter()
-            .filter(|m| m.role == Role::Owner)
-            .count();
-        if owners <= 1 {
-            return Err(last_owner());
-        }
-    }
+    check_role_change(&access, &mut ws, user, None).await?;
     ws.remove_member(user).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -497,10 +487,7 @@ pub async fn create_token(
 
 /// Revokes an API token (admin); it stops working at once.
 #[utoipa::path(delete, path = "/workspaces/{workspace}/tokens/{id}", tag = "tokens",
-    params(
-        ("workspace" = String, Path, description = "Workspace slug"),
-        ("id" = i64, Path, description = "Token id"),
-    ),
+    params(IdPath),
     responses(
         (status = 204, description = "Revoked"),
         (status = 403, body = ErrorBody),
@@ -509,13 +496,10 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     access: Access<Manage>,
-    ApiPath((_, id)): ApiPath<(String, i64)>,
+    ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
     let mut ws = state.store.workspace(access.ws());
-    let token = ws
-        .api_token(ApiTokenId(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("token"))?;
+    let token = ws.api_token(ApiTokenId(id)).await?.or_not_found("token")?;
     if token.revoked_at.is_none() {
         ws.revoke_api_token(token.id, state.clock.now()).await?;
     }

@@ -9,10 +9,7 @@ use bitwobbly_core::alert::{Alert, AlertKind};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::fields::Fields;
 use super::text::{self, truncate_chars};
-use super::{SendCtx, SendError, http};
-use crate::error::ApiError;
 
 /// Embed limits, in characters.
 pub(crate) const TITLE_MAX: usize = 256;
@@ -23,35 +20,6 @@ pub(crate) const FIELD_VALUE_MAX: usize = 1024;
 /// Longest embed, all texts together.
 pub(crate) const EMBED_TOTAL_MAX: usize = 6000;
 const FOOTER: &str = "Bit Wobbly";
-
-/// A Discord channel's settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    url: Url,
-}
-
-impl Settings {
-    pub(crate) fn parse(config: &Value) -> Result<Self, ApiError> {
-        let f = Fields::new(config, "config", &["url"])?;
-        Ok(Self {
-            url: f.http_url("url")?,
-        })
-    }
-
-    pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
-        let body = serde_json::to_vec(&render(alert)).unwrap_or_default();
-        http::post(
-            ctx.http,
-            &self.url,
-            ctx.deny_private,
-            ctx.timeout,
-            http::json_headers(),
-            body,
-            ctx.now,
-        )
-        .await
-    }
-}
 
 /// The embed colour (RGB as an integer) of an alert kind.
 fn color(kind: AlertKind) -> u32 {

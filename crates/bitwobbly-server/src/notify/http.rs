@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use time::OffsetDateTime;
+use serde_json::Value;
 use url::Url;
 
-use super::SendError;
 use super::backoff::parse_retry_after;
+use super::fields::Fields;
 use super::text::truncate_bytes;
-use crate::error::error_chain;
+use super::{SendCtx, SendError};
+use crate::error::{ApiError, error_chain};
 use crate::netguard;
 
 /// The most of a receiver's error body kept for the error message.
@@ -93,22 +94,52 @@ pub(crate) fn check_literal(url: &Url, deny_private: bool) -> Result<(), SendErr
     netguard::check_ip(deny_private, ip).map_err(|e| SendError::new(e.to_string()))
 }
 
-/// Posts `body` to `url` and judges the answer: any 2xx is delivered, anything else is a
-/// [`SendError`] with the status, a body excerpt and, for 429 and 503, the `Retry-After`.
-pub(crate) async fn post(
-    client: &reqwest::Client,
+/// Settings that are only the URL of a webhook taking one JSON message (Slack, Discord,
+/// Teams): `{"url": "https://..."}`.
+#[derive(Debug, Clone)]
+pub(crate) struct HookUrl {
+    url: Url,
+}
+
+impl HookUrl {
+    pub(crate) fn parse(config: &Value) -> Result<Self, ApiError> {
+        let f = Fields::new(config, "config", &["url"])?;
+        Ok(Self {
+            url: f.http_url("url")?,
+        })
+    }
+
+    /// Posts `message` as JSON to the URL.
+    pub(crate) async fn send(&self, ctx: &SendCtx<'_>, message: &Value) -> Result<(), SendError> {
+        post_json(ctx, &self.url, message).await
+    }
+}
+
+/// Posts `message` as JSON to `url`, as [`post`] does.
+pub(crate) async fn post_json(
+    ctx: &SendCtx<'_>,
     url: &Url,
-    deny_private: bool,
-    timeout: Duration,
+    message: &Value,
+) -> Result<(), SendError> {
+    let body = serde_json::to_vec(message).unwrap_or_default();
+    post(ctx, url, json_headers(), body).await
+}
+
+/// Posts `body` to `url` with the context's client, target rule and timeout, and judges the
+/// answer: any 2xx is delivered, anything else is a [`SendError`] with the status, a body
+/// excerpt and, for 429 and 503, the `Retry-After`.
+pub(crate) async fn post(
+    ctx: &SendCtx<'_>,
+    url: &Url,
     headers: HeaderMap,
     body: Vec<u8>,
-    now: OffsetDateTime,
 ) -> Result<(), SendError> {
-    check_literal(url, deny_private)?;
-    let res = client
+    check_literal(url, ctx.deny_private)?;
+    let res = ctx
+        .http
         .post(url.clone())
         .headers(headers)
-        .timeout(timeout)
+        .timeout(ctx.timeout)
         .body(body)
         .send()
         .await
@@ -124,7 +155,7 @@ pub(crate) async fn post(
         res.headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, now))
+            .and_then(|v| parse_retry_after(v, ctx.now))
     } else {
         None
     };

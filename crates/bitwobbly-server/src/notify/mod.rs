@@ -44,6 +44,7 @@ pub use bitwobbly_core::alert::{Alert, AlertKind};
 use bitwobbly_store::prelude::*;
 use time::OffsetDateTime;
 
+use crate::api::OrNotFound as _;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -88,7 +89,7 @@ pub async fn send_test(
         .workspace(ws)
         .channel(channel)
         .await?
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+        .or_not_found("channel")?;
     let settings = Settings::parse(ch.kind, &ch.config)?;
     let now = state.clock.now_utc();
     let alert = Alert {
@@ -189,9 +190,9 @@ pub(crate) struct SendCtx<'a> {
 #[derive(Debug, Clone)]
 pub(crate) enum Settings {
     Webhook(webhook::Settings),
-    Slack(slack::Settings),
-    Discord(discord::Settings),
-    Teams(teams::Settings),
+    Slack(http::HookUrl),
+    Discord(http::HookUrl),
+    Teams(http::HookUrl),
     PagerDuty(pagerduty::Settings),
     Ntfy(ntfy::Settings),
     Email(email::Settings),
@@ -202,9 +203,9 @@ impl Settings {
     pub(crate) fn parse(kind: ChannelKind, config: &serde_json::Value) -> Result<Self, ApiError> {
         Ok(match kind {
             ChannelKind::Webhook => Self::Webhook(webhook::Settings::parse(config)?),
-            ChannelKind::Slack => Self::Slack(slack::Settings::parse(config)?),
-            ChannelKind::Discord => Self::Discord(discord::Settings::parse(config)?),
-            ChannelKind::Teams => Self::Teams(teams::Settings::parse(config)?),
+            ChannelKind::Slack => Self::Slack(http::HookUrl::parse(config)?),
+            ChannelKind::Discord => Self::Discord(http::HookUrl::parse(config)?),
+            ChannelKind::Teams => Self::Teams(http::HookUrl::parse(config)?),
             ChannelKind::PagerDuty => Self::PagerDuty(pagerduty::Settings::parse(config)?),
             ChannelKind::Ntfy => Self::Ntfy(ntfy::Settings::parse(config)?),
             ChannelKind::Email => Self::Email(email::Settings::parse(config)?),
@@ -216,9 +217,9 @@ impl Settings {
         let send = async {
             match self {
                 Self::Webhook(s) => s.send(ctx, alert).await,
-                Self::Slack(s) => s.send(ctx, alert).await,
-                Self::Discord(s) => s.send(ctx, alert).await,
-                Self::Teams(s) => s.send(ctx, alert).await,
+                Self::Slack(s) => s.send(ctx, &slack::render(alert)).await,
+                Self::Discord(s) => s.send(ctx, &discord::render(alert)).await,
+                Self::Teams(s) => s.send(ctx, &teams::render(alert)).await,
                 Self::PagerDuty(s) => s.send(ctx, alert).await,
                 Self::Ntfy(s) => s.send(ctx, alert).await,
                 Self::Email(s) => s.send(ctx, alert).await,

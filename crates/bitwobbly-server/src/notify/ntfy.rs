@@ -74,16 +74,7 @@ impl Settings {
                 .map_err(|e| SendError::permanent(format!("bad token: {e}")))?;
             headers.insert(header::AUTHORIZATION, value);
         }
-        http::post(
-            ctx.http,
-            &self.url,
-            ctx.deny_private,
-            ctx.timeout,
-            headers,
-            body,
-            ctx.now,
-        )
-        .await
+        http::post(ctx, &self.url, headers, body).await
     }
 }
 

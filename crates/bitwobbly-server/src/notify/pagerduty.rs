@@ -53,17 +53,7 @@ impl Settings {
 
     pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
         let event = render(alert, &self.routing_key, ctx.message_id);
-        let body = serde_json::to_vec(&event).unwrap_or_default();
-        http::post(
-            ctx.http,
-            &self.url,
-            ctx.deny_private,
-            ctx.timeout,
-            http::json_headers(),
-            body,
-            ctx.now,
-        )
-        .await
+        http::post_json(ctx, &self.url, &event).await
     }
 }
 

@@ -8,45 +8,12 @@
 
 use bitwobbly_core::alert::{Alert, AlertKind};
 use serde_json::{Value, json};
-use url::Url;
 
-use super::fields::Fields;
 use super::text::{self, slack_escape, truncate_chars};
-use super::{SendCtx, SendError, http};
-use crate::error::ApiError;
 
 const HEADER_MAX: usize = 150;
 const SECTION_MAX: usize = 3000;
 const FIELD_MAX: usize = 2000;
-
-/// A Slack channel's settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    url: Url,
-}
-
-impl Settings {
-    pub(crate) fn parse(config: &Value) -> Result<Self, ApiError> {
-        let f = Fields::new(config, "config", &["url"])?;
-        Ok(Self {
-            url: f.http_url("url")?,
-        })
-    }
-
-    pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
-        let body = serde_json::to_vec(&render(alert)).unwrap_or_default();
-        http::post(
-            ctx.http,
-            &self.url,
-            ctx.deny_private,
-            ctx.timeout,
-            http::json_headers(),
-            body,
-            ctx.now,
-        )
-        .await
-    }
-}
 
 /// The attachment colour of an alert kind.
 fn color(kind: AlertKind) -> &'static str {

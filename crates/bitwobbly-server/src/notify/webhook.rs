@@ -58,16 +58,7 @@ impl Settings {
             let sig = sign(key, ctx.message_id, timestamp, &body);
             headers.insert("webhook-signature", header_value(&sig)?);
         }
-        http::post(
-            ctx.http,
-            &self.url,
-            ctx.deny_private,
-            ctx.timeout,
-            headers,
-            body,
-            ctx.now,
-        )
-        .await
+        http::post(ctx, &self.url, headers, body).await
     }
 }
 

@@ -8,19 +8,14 @@ use bitwobbly_server::config::Config;
 use bitwobbly_store::prelude::*;
 use serde_json::json;
 
-use crate::harness::{Api, Call, PASSWORD, TestDb, both, cookie_of, http_monitor, tenant};
+use crate::harness::{Api, Call, PASSWORD, both, cookie_of, http_monitor, login, tenant};
 
 const SAME_SITE: &str = "http://127.0.0.1:8080";
 
-async fn login_sets_a_session_cookie_and_logout_ends_it(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let r = api
-        .call(
-            Call::post("/auth/login")
-                .json(&json!({"email": "ACME@example.com ", "password": PASSWORD})),
-        )
-        .await;
+async fn login_sets_a_session_cookie_and_logout_ends_it(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let r = api.call(login("ACME@example.com ", PASSWORD)).await;
     let body = r.ok(200);
     assert_eq!(body["user"]["email"], "acme@example.com");
     assert_eq!(body["workspaces"][0]["slug"], "acme");
@@ -70,8 +65,7 @@ async fn login_sets_a_session_cookie_and_logout_ends_it(db: &TestDb) {
         .ok(201);
     // Bearer requests need no such check.
     api.call(
-        Call::post(&t.path("/monitors"))
-            .bearer(&t.member_token)
+        t.post_monitors()
             .header("origin", "https://evil.example")
             .json(&http_monitor("api2", "http://127.0.0.1:9/")),
     )
@@ -102,7 +96,7 @@ async fn login_sets_a_session_cookie_and_logout_ends_it(db: &TestDb) {
         ("acme@example.com", "wrong"),
         ("nobody@example.com", PASSWORD),
     ] {
-        api.call(Call::post("/auth/login").json(&json!({"email": email, "password": password})))
+        api.call(login(email, password))
             .await
             .error(401, "invalid_credentials");
     }
@@ -116,17 +110,12 @@ async fn login_sets_a_session_cookie_and_logout_ends_it(db: &TestDb) {
     .error(403, "cross_site_request");
 }
 
-async fn cookies_are_secure_behind_https(db: &TestDb) {
+async fn cookies_are_secure_behind_https(store: &Store) {
     let mut config = Config::default();
     config.public_url = Some("https://status.example.com".into());
-    let api = Api::new(&db.store, config);
-    tenant(&db.store, "acme").await;
-    let r = api
-        .call(
-            Call::post("/auth/login")
-                .json(&json!({"email": "acme@example.com", "password": PASSWORD})),
-        )
-        .await;
+    let api = Api::new(store, config);
+    tenant(store, "acme").await;
+    let r = api.call(login("acme@example.com", PASSWORD)).await;
     r.ok(200);
     assert!(
         r.header("set-cookie")
@@ -134,16 +123,13 @@ async fn cookies_are_secure_behind_https(db: &TestDb) {
     );
 }
 
-async fn login_attempts_are_rate_limited_per_email_and_address(db: &TestDb) {
+async fn login_attempts_are_rate_limited_per_email_and_address(store: &Store) {
     let mut config = Config::default();
     config.auth.login_attempts_per_minute = 3;
-    let api = Api::new(&db.store, config);
-    tenant(&db.store, "acme").await;
-    tenant(&db.store, "bravo").await;
+    let api = Api::new(store, config);
+    tenant(store, "acme").await;
+    tenant(store, "bravo").await;
     let from = |n: u8| SocketAddr::from(([127, 0, 0, n], 5000));
-    let login = |email: &str, password: &str| {
-        Call::post("/auth/login").json(&json!({"email": email, "password": password}))
-    };
     for _ in 0..3 {
         api.call_from(login("acme@example.com", "wrong"), from(1))
             .await
@@ -173,11 +159,11 @@ async fn login_attempts_are_rate_limited_per_email_and_address(db: &TestDb) {
         .ok(200);
 }
 
-async fn tokens_carry_rate_limit_headers_and_get_429(db: &TestDb) {
+async fn tokens_carry_rate_limit_headers_and_get_429(store: &Store) {
     let mut config = Config::default();
     config.auth.token_requests_per_minute = 3;
-    let api = Api::new(&db.store, config);
-    let t = tenant(&db.store, "acme").await;
+    let api = Api::new(store, config);
+    let t = tenant(store, "acme").await;
     for remaining in [2, 1, 0] {
         let r = api
             .call(Call::get(&t.path("/monitors")).bearer(&t.viewer_token))
@@ -215,9 +201,9 @@ async fn tokens_carry_rate_limit_headers_and_get_429(db: &TestDb) {
         .ok(200);
 }
 
-async fn a_token_secret_is_shown_once_then_only_its_prefix(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn a_token_secret_is_shown_once_then_only_its_prefix(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let created = api
         .call(
             Call::post(&t.path("/tokens"))
@@ -276,12 +262,11 @@ async fn a_token_secret_is_shown_once_then_only_its_prefix(db: &TestDb) {
     assert_eq!(e["field"], "expires_at");
 }
 
-async fn expired_and_revoked_tokens_are_refused(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn expired_and_revoked_tokens_are_refused(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let now = Clock.now();
-    let (_, expired) = db
-        .store
+    let (_, expired) = store
         .workspace(t.ws.id)
         .create_api_token(
             "old",
@@ -343,16 +328,11 @@ async fn expired_and_revoked_tokens_are_refused(db: &TestDb) {
     }
 }
 
-async fn workspaces_are_created_listed_renamed_and_deleted(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let login = api
-        .call(
-            Call::post("/auth/login")
-                .json(&json!({"email": "acme@example.com", "password": PASSWORD})),
-        )
-        .await;
-    let cookie = cookie_of(&login);
+async fn workspaces_are_created_listed_renamed_and_deleted(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let session = api.call(login("acme@example.com", PASSWORD)).await;
+    let cookie = cookie_of(&session);
     let post = |body: serde_json::Value| {
         Call::post("/workspaces")
             .header("cookie", &cookie)
@@ -435,12 +415,11 @@ async fn workspaces_are_created_listed_renamed_and_deleted(db: &TestDb) {
         .error(404, "not_found");
 }
 
-async fn members_are_managed_and_the_last_owner_stays(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn members_are_managed_and_the_last_owner_stays(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let now = Clock.now();
-    let bob = db
-        .store
+    let bob = store
         .global()
         .create_user("bob@example.com", "Bob", PASSWORD, now)
         .await
@@ -525,11 +504,7 @@ async fn members_are_managed_and_the_last_owner_stays(db: &TestDb) {
         .await
         .error(404, "not_found");
     assert_eq!(
-        db.store
-            .workspace(t.ws.id)
-            .role_of(t.owner.id)
-            .await
-            .unwrap(),
+        store.workspace(t.ws.id).role_of(t.owner.id).await.unwrap(),
         Some(Role::Member)
     );
 }

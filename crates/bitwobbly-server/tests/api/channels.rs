@@ -7,11 +7,11 @@ use bitwobbly_store::prelude::*;
 use bitwobbly_test_support::http::TestServer;
 use serde_json::json;
 
-use crate::harness::{Api, Call, TestDb, both, tenant};
+use crate::harness::{Api, Call, both, tenant};
 
-async fn channels_are_created_read_replaced_and_deleted(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn channels_are_created_read_replaced_and_deleted(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let tok = &t.member_token;
     // A webhook without a secret gets one, shown in the creation answer only.
     let c = api
@@ -56,8 +56,7 @@ async fn channels_are_created_read_replaced_and_deleted(db: &TestDb) {
         (u["name"].as_str(), u["enabled"].as_bool()),
         (Some("ops (paused)"), Some(false))
     );
-    let stored = db
-        .store
+    let stored = store
         .workspace(t.ws.id)
         .channel(ChannelId(c["id"].as_i64().unwrap()))
         .await
@@ -101,9 +100,9 @@ async fn channels_are_created_read_replaced_and_deleted(db: &TestDb) {
         .error(404, "not_found");
 }
 
-async fn send_test_reaches_the_receiver_or_says_why_not(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn send_test_reaches_the_receiver_or_says_why_not(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let receiver = TestServer::http().expect("receiver");
     let create = |url: String| {
         Call::post(&t.path("/channels"))
@@ -130,9 +129,9 @@ async fn send_test_reaches_the_receiver_or_says_why_not(db: &TestDb) {
         .error(502, "channel_failed");
 }
 
-async fn dead_letters_are_listed_and_replayed(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn dead_letters_are_listed_and_replayed(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let c = api
         .call(
             Call::post(&t.path("/channels"))
@@ -147,8 +146,7 @@ async fn dead_letters_are_listed_and_replayed(db: &TestDb) {
     let now = Clock.now();
     let mut ids = Vec::new();
     for n in 0..3 {
-        let note = db
-            .store
+        let note = store
             .workspace(t.ws.id)
             .enqueue_notification(
                 &NewNotification {
@@ -163,15 +161,14 @@ async fn dead_letters_are_listed_and_replayed(db: &TestDb) {
             .unwrap();
         ids.push(note.id);
     }
-    let claimed = db
-        .store
+    let claimed = store
         .global()
         .claim_notifications("node-1", now, Duration::from_secs(60), 2)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 2);
     for n in &claimed {
-        db.store
+        store
             .global()
             .mark_dead(n.id, "node-1", now, "HTTP 500")
             .await
@@ -220,8 +217,7 @@ async fn dead_letters_are_listed_and_replayed(db: &TestDb) {
         .await
         .error(409, "conflict");
     // The replayed row is due again: a deliverer can claim it.
-    let again = db
-        .store
+    let again = store
         .global()
         .claim_notifications("node-2", Clock.now(), Duration::from_secs(60), 10)
         .await

@@ -1,7 +1,6 @@
 //! A database per test, the API router over it, requests and fixtures.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -10,132 +9,28 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use bitwobbly_server::config::Config;
 use bitwobbly_server::{AppState, Clock, api};
 use bitwobbly_store::prelude::*;
+pub(crate) use bitwobbly_test_support::db::Backend;
+use bitwobbly_test_support::db::TestDatabase;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
 // === databases ===
 
-/// A database made for one test; dropped (PostgreSQL) or deleted (SQLite) afterwards.
-pub(crate) struct TestDb {
-    pub(crate) store: Store,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+/// Runs `test` on a store over a fresh database of `backend` (dropped or deleted
+/// afterwards).
+pub(crate) async fn with_store(backend: Backend, test: impl AsyncFnOnce(&Store)) {
+    let db = TestDatabase::create(backend, "api").await;
+    let store = Store::open(db.url()).await.expect("open the store");
+    test(&store).await;
+    store.close().await;
+    db.finish().await;
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("postgres url with a database");
-    format!("{base}/{db}")
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        Self {
-            store,
-            pg_name: None,
-            _dir: Some(dir),
-        }
-    }
-
-    pub(crate) async fn postgres() -> Self {
-        use sqlx::Connection as _;
-        let admin = pg_admin_url();
-        let name = format!(
-            "bw_api_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            Clock.now().as_millis() % 1_000_000
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is needed for these tests at {admin}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        conn.close().await.ok();
-        let store = Store::open_with(
-            &with_database(&admin, &name),
-            StoreOptions::default().max_connections(8),
-        )
-        .await
-        .expect("open postgres");
-        Self {
-            store,
-            pg_name: Some(name),
-            _dir: None,
-        }
-    }
-
-    pub(crate) async fn finish(mut self) {
-        self.store.close().await;
-        if let Some(name) = self.pg_name.take() {
-            drop_pg(&name).await;
-        }
-    }
-}
-
-async fn drop_pg(name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A failed test never reached `finish`: drop its database from a helper thread.
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_pg(&name));
-                }
-            })
-            .join();
-        }
-    }
-}
-
-/// Runs each listed `async fn(&TestDb)` of the enclosing module on SQLite and PostgreSQL.
+/// Runs each listed `async fn(&Store)` of the enclosing module on SQLite and PostgreSQL.
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )+
-        }
+        bitwobbly_test_support::both_backends!(crate::harness::with_store; $($name),+);
     };
 }
 pub(crate) use both;
@@ -332,6 +227,11 @@ impl Tenant {
     pub(crate) fn path(&self, rest: &str) -> String {
         format!("/workspaces/{}{rest}", self.ws.slug)
     }
+
+    /// `POST /workspaces/<slug>/monitors` as a member, without a body yet.
+    pub(crate) fn post_monitors(&self) -> Call {
+        Call::post(&self.path("/monitors")).bearer(&self.member_token)
+    }
 }
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
@@ -382,6 +282,18 @@ pub(crate) fn http_monitor(name: &str, url: &str) -> Value {
         "spec": {"type": "http", "url": url},
         "schedule": {"type": "interval", "every": "30s"},
     })
+}
+
+/// Creates an HTTP monitor `name` against `url` in `t`'s workspace, as a member; its JSON.
+pub(crate) async fn create_monitor(api: &Api, t: &Tenant, name: &str, url: &str) -> Value {
+    api.call(t.post_monitors().json(&http_monitor(name, url)))
+        .await
+        .ok(201)
+}
+
+/// `POST /auth/login` with `email` and `password`.
+pub(crate) fn login(email: &str, password: &str) -> Call {
+    Call::post("/auth/login").json(&serde_json::json!({"email": email, "password": password}))
 }
 
 /// The session cookie's `name=value` from a `Set-Cookie` answer.

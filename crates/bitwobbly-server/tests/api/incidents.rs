@@ -4,19 +4,12 @@ use bitwobbly_server::Clock;
 use bitwobbly_store::prelude::*;
 use serde_json::json;
 
-use crate::harness::{Api, Call, TestDb, both, http_monitor, tenant};
+use crate::harness::{Api, Call, both, create_monitor, tenant};
 
-async fn incidents_have_a_timeline_and_resolve_by_hand(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let m = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&http_monitor("api", "http://127.0.0.1:9/")),
-        )
-        .await
-        .ok(201);
+async fn incidents_have_a_timeline_and_resolve_by_hand(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let m = create_monitor(&api, &t, "api", "http://127.0.0.1:9/").await;
     let monitor = MonitorId(m["id"].as_i64().unwrap());
     let now = Clock.now();
     let open = |title: &str| NewIncident {
@@ -28,19 +21,17 @@ async fn incidents_have_a_timeline_and_resolve_by_hand(db: &TestDb) {
         message: "3 failures in a row".into(),
         started_at: now,
     };
-    let old = db
-        .store
+    let old = store
         .workspace(t.ws.id)
         .open_incident(&open("earlier outage"))
         .await
         .unwrap();
-    db.store
+    store
         .workspace(t.ws.id)
         .resolve_incident(old.id, now, "recovered")
         .await
         .unwrap();
-    let inc = db
-        .store
+    let inc = store
         .workspace(t.ws.id)
         .open_incident(&open("api down"))
         .await
@@ -129,8 +120,7 @@ async fn incidents_have_a_timeline_and_resolve_by_hand(db: &TestDb) {
     assert!(open_only.as_array().unwrap().is_empty());
 
     // Posting `resolved` as an update resolves too, with its message.
-    let third = db
-        .store
+    let third = store
         .workspace(t.ws.id)
         .open_incident(&open("again"))
         .await
@@ -158,17 +148,16 @@ async fn incidents_have_a_timeline_and_resolve_by_hand(db: &TestDb) {
         .error(404, "not_found");
 }
 
-async fn maintenance_windows_are_created_read_replaced_and_deleted(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let a = tenant(&db.store, "acme").await;
-    let b = tenant(&db.store, "bravo").await;
-    let monitor = |t: &crate::harness::Tenant| {
-        Call::post(&t.path("/monitors"))
-            .bearer(&t.member_token)
-            .json(&http_monitor("api", "http://127.0.0.1:9/"))
-    };
-    let mine = api.call(monitor(&a)).await.ok(201)["id"].as_i64().unwrap();
-    let theirs = api.call(monitor(&b)).await.ok(201)["id"].as_i64().unwrap();
+async fn maintenance_windows_are_created_read_replaced_and_deleted(store: &Store) {
+    let api = Api::default_config(store);
+    let a = tenant(store, "acme").await;
+    let b = tenant(store, "bravo").await;
+    let mine = create_monitor(&api, &a, "api", "http://127.0.0.1:9/").await["id"]
+        .as_i64()
+        .unwrap();
+    let theirs = create_monitor(&api, &b, "api", "http://127.0.0.1:9/").await["id"]
+        .as_i64()
+        .unwrap();
 
     // One-off, in progress now.
     let now = Clock.now_utc();
@@ -203,7 +192,7 @@ async fn maintenance_windows_are_created_read_replaced_and_deleted(db: &TestDb) 
         w
     );
     assert_eq!(
-        db.store
+        store
             .workspace(a.ws.id)
             .maintenances_for_monitor(MonitorId(mine))
             .await

@@ -2,21 +2,18 @@
 
 use axum::http::Method;
 use bitwobbly_server::config::Config;
-use serde_json::json;
+use bitwobbly_store::Store;
+use serde_json::{Value, json};
 
-use crate::harness::{Api, Call, TestDb, both, http_monitor, tenant};
+use crate::harness::{Api, Call, both, http_monitor, tenant};
 
-async fn malformed_json_is_400_invalid_json(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn malformed_json_is_400_invalid_json(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let trailing = format!("{} {{}}", http_monitor("api", "http://127.0.0.1:9/"));
     for body in ["{\"name\": ", "not json", trailing.as_str(), ""] {
         let r = api
-            .call(
-                Call::post(&t.path("/monitors"))
-                    .bearer(&t.member_token)
-                    .raw(Some("application/json"), body),
-            )
+            .call(t.post_monitors().raw(Some("application/json"), body))
             .await;
         r.error(400, "invalid_json");
     }
@@ -26,41 +23,30 @@ async fn malformed_json_is_400_invalid_json(db: &TestDb) {
     r.error(400, "invalid_json");
 }
 
-async fn unknown_fields_are_422_unknown_field_with_the_field(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let mut body = http_monitor("api", "http://127.0.0.1:9/");
-    body["colour"] = json!("blue");
-    let r = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&body),
-        )
-        .await;
-    assert_eq!(r.error(422, "unknown_field")["field"], "colour");
-    // Inside the spec (a core type that refuses unknown fields too).
-    let mut body = http_monitor("api", "http://127.0.0.1:9/");
-    body["spec"]["retries"] = json!(3);
-    let r = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&body),
-        )
-        .await;
-    assert_eq!(r.error(422, "unknown_field")["field"], "spec.retries");
-    // Inside the thresholds.
-    let mut body = http_monitor("api", "http://127.0.0.1:9/");
-    body["thresholds"] = json!({"down_after": 1, "fails": 3});
-    let r = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&body),
-        )
-        .await;
-    assert_eq!(r.error(422, "unknown_field")["field"], "thresholds.fails");
+async fn unknown_fields_are_422_unknown_field_with_the_field(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let monitor_with = |edit: fn(&mut Value)| {
+        let mut body = http_monitor("api", "http://127.0.0.1:9/");
+        edit(&mut body);
+        body
+    };
+    for (body, field) in [
+        (monitor_with(|b| b["colour"] = json!("blue")), "colour"),
+        // Inside the spec (a core type that refuses unknown fields too).
+        (
+            monitor_with(|b| b["spec"]["retries"] = json!(3)),
+            "spec.retries",
+        ),
+        // Inside the thresholds.
+        (
+            monitor_with(|b| b["thresholds"] = json!({"down_after": 1, "fails": 3})),
+            "thresholds.fails",
+        ),
+    ] {
+        let r = api.call(t.post_monitors().json(&body)).await;
+        assert_eq!(r.error(422, "unknown_field")["field"], field, "{body}");
+    }
     // Other resources.
     let r = api
         .call(
@@ -77,9 +63,9 @@ async fn unknown_fields_are_422_unknown_field_with_the_field(db: &TestDb) {
     assert_eq!(r.error(422, "unknown_field")["field"], "opn");
 }
 
-async fn wrong_types_are_422_validation_failed_with_the_field(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn wrong_types_are_422_validation_failed_with_the_field(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let cases = [
         (
             json!({"name": 7, "spec": {"type": "http", "url": "http://x/"}}),
@@ -119,13 +105,7 @@ async fn wrong_types_are_422_validation_failed_with_the_field(db: &TestDb) {
         ),
     ];
     for (body, field) in cases {
-        let r = api
-            .call(
-                Call::post(&t.path("/monitors"))
-                    .bearer(&t.member_token)
-                    .json(&body),
-            )
-            .await;
+        let r = api.call(t.post_monitors().json(&body)).await;
         let e = r.error(422, "validation_failed");
         assert_eq!(e["field"], field, "{body}");
     }
@@ -143,20 +123,14 @@ async fn wrong_types_are_422_validation_failed_with_the_field(db: &TestDb) {
     assert_eq!(r.error(422, "validation_failed")["field"], "limit");
 }
 
-async fn oversized_bodies_are_413(db: &TestDb) {
+async fn oversized_bodies_are_413(store: &Store) {
     let mut config = Config::default();
     config.http.max_body_bytes = 2048;
-    let api = Api::new(&db.store, config);
-    let t = tenant(&db.store, "acme").await;
+    let api = Api::new(store, config);
+    let t = tenant(store, "acme").await;
     let mut body = http_monitor("api", "http://127.0.0.1:9/");
     body["name"] = json!("x".repeat(4096));
-    let r = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&body),
-        )
-        .await;
+    let r = api.call(t.post_monitors().json(&body)).await;
     r.error(413, "payload_too_large");
     // Also without a declared length (a streamed body is cut at the limit).
     let big = vec![b' '; 10_000];
@@ -174,38 +148,31 @@ async fn oversized_bodies_are_413(db: &TestDb) {
     r.error(413, "payload_too_large");
 }
 
-async fn wrong_content_types_are_415(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn wrong_content_types_are_415(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let body = serde_json::to_vec(&http_monitor("api", "http://127.0.0.1:9/")).unwrap();
     for ct in [
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
         None,
     ] {
-        let r = api
-            .call(
-                Call::post(&t.path("/monitors"))
-                    .bearer(&t.member_token)
-                    .raw(ct, body.clone()),
-            )
-            .await;
+        let r = api.call(t.post_monitors().raw(ct, body.clone())).await;
         r.error(415, "unsupported_media_type");
     }
     // `application/json` with parameters, and `+json` types, are JSON.
     let r = api
         .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
+            t.post_monitors()
                 .raw(Some("application/json; charset=utf-8"), body),
         )
         .await;
     r.ok(201);
 }
 
-async fn unknown_routes_and_methods_get_the_error_shape(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn unknown_routes_and_methods_get_the_error_shape(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let r = api
         .call(Call::get(&t.path("/gadgets")).bearer(&t.viewer_token))
         .await;

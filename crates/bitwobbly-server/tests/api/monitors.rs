@@ -9,11 +9,11 @@ use bitwobbly_store::prelude::*;
 use bitwobbly_test_support::http::TestServer;
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Call, TestDb, both, http_monitor, tenant};
+use crate::harness::{Api, Call, both, create_monitor, http_monitor, tenant};
 
-async fn monitors_are_validated_created_changed_paused_and_deleted(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn monitors_are_validated_created_changed_paused_and_deleted(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let tok = &t.member_token;
     let mut input = http_monitor("API", "https://example.com/health");
     input["key"] = json!("api.health");
@@ -161,7 +161,7 @@ async fn monitors_are_validated_created_changed_paused_and_deleted(db: &TestDb) 
         (Some(true), Some("paused"))
     );
     assert!(
-        db.store
+        store
             .workspace(t.ws.id)
             .monitor(MonitorId(id))
             .await
@@ -187,23 +187,16 @@ async fn monitors_are_validated_created_changed_paused_and_deleted(db: &TestDb) 
         .error(404, "not_found");
 }
 
-async fn heartbeat_monitors_show_their_ping_url(db: &TestDb) {
+async fn heartbeat_monitors_show_their_ping_url(store: &Store) {
     let mut config = Config::default();
     config.public_url = Some("https://status.example.com/".into());
-    let api = Api::new(&db.store, config);
-    let t = tenant(&db.store, "acme").await;
+    let api = Api::new(store, config);
+    let t = tenant(store, "acme").await;
     let input = json!({
         "name": "nightly backup",
         "spec": {"type": "heartbeat", "expect": {"type": "period", "period": "1h"}, "grace": "5m"},
     });
-    let m = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&input),
-        )
-        .await
-        .ok(201);
+    let m = api.call(t.post_monitors().json(&input)).await.ok(201);
     assert_eq!(m["kind"], "heartbeat");
     assert!(m["schedule"].is_null());
     let url = m["ping_url"].as_str().expect("ping url").to_owned();
@@ -244,7 +237,7 @@ async fn heartbeat_monitors_show_their_ping_url(db: &TestDb) {
         .error(422, "validation_failed");
     // A bad policy names its field.
     let e = api
-        .call(Call::post(&t.path("/monitors")).bearer(&t.member_token).json(&json!({
+        .call(t.post_monitors().json(&json!({
             "name": "x", "spec": {"type": "heartbeat", "expect": {"type": "period", "period": "5s"}}
         })))
         .await
@@ -252,18 +245,11 @@ async fn heartbeat_monitors_show_their_ping_url(db: &TestDb) {
     assert_eq!(e["field"], "spec.expect.period");
 }
 
-async fn check_now_runs_the_monitor_and_records_the_result(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
+async fn check_now_runs_the_monitor_and_records_the_result(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
     let server = TestServer::http().expect("test server");
-    let m = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&http_monitor("ok", &server.url("/ok"))),
-        )
-        .await
-        .ok(201);
+    let m = create_monitor(&api, &t, "ok", &server.url("/ok")).await;
     let path = t.path(&format!("/monitors/{}", m["id"]));
     let done = api
         .call(Call::post(&format!("{path}/check")).bearer(&t.member_token))
@@ -285,15 +271,11 @@ async fn check_now_runs_the_monitor_and_records_the_result(db: &TestDb) {
     assert_eq!(got["state"]["last_status"], "up");
 }
 
-async fn parents_belong_to_the_workspace_and_are_not_the_monitor(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let a = tenant(&db.store, "acme").await;
-    let b = tenant(&db.store, "bravo").await;
-    let create = |t: &crate::harness::Tenant, body: Value| {
-        Call::post(&t.path("/monitors"))
-            .bearer(&t.member_token)
-            .json(&body)
-    };
+async fn parents_belong_to_the_workspace_and_are_not_the_monitor(store: &Store) {
+    let api = Api::default_config(store);
+    let a = tenant(store, "acme").await;
+    let b = tenant(store, "bravo").await;
+    let create = |t: &crate::harness::Tenant, body: Value| t.post_monitors().json(&body);
     let theirs = api
         .call(create(&b, http_monitor("b", "http://127.0.0.1:9/")))
         .await
@@ -333,11 +315,11 @@ async fn parents_belong_to_the_workspace_and_are_not_the_monitor(db: &TestDb) {
     assert_eq!(e["field"], "parent_id");
 }
 
-async fn private_targets_are_refused_when_configured(db: &TestDb) {
+async fn private_targets_are_refused_when_configured(store: &Store) {
     let mut config = Config::default();
     config.targets.deny_private = true;
-    let api = Api::new(&db.store, config);
-    let t = tenant(&db.store, "acme").await;
+    let api = Api::new(store, config);
+    let t = tenant(store, "acme").await;
     for (spec, field) in [
         (
             json!({"type": "http", "url": "http://127.0.0.1:8080/"}),
@@ -359,28 +341,18 @@ async fn private_targets_are_refused_when_configured(db: &TestDb) {
     ] {
         let body = json!({"name": "x", "spec": spec});
         let e = api
-            .call(
-                Call::post(&t.path("/monitors"))
-                    .bearer(&t.member_token)
-                    .json(&body),
-            )
+            .call(t.post_monitors().json(&body))
             .await
             .error(422, "target_not_allowed");
         assert_eq!(e["field"], field, "{spec}");
     }
-    api.call(
-        Call::post(&t.path("/monitors"))
-            .bearer(&t.member_token)
-            .json(&http_monitor("public", "https://93.184.216.34/")),
-    )
-    .await
-    .ok(201);
+    create_monitor(&api, &t, "public", "https://93.184.216.34/").await;
 }
 
-async fn monitor_channels_are_linked_within_the_workspace(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let a = tenant(&db.store, "acme").await;
-    let b = tenant(&db.store, "bravo").await;
+async fn monitor_channels_are_linked_within_the_workspace(store: &Store) {
+    let api = Api::default_config(store);
+    let a = tenant(store, "acme").await;
+    let b = tenant(store, "bravo").await;
     let channel = |t: &crate::harness::Tenant| {
         Call::post(&t.path("/channels"))
             .bearer(&t.member_token)
@@ -390,14 +362,7 @@ async fn monitor_channels_are_linked_within_the_workspace(db: &TestDb) {
     };
     let mine = api.call(channel(&a)).await.ok(201)["id"].as_i64().unwrap();
     let theirs = api.call(channel(&b)).await.ok(201)["id"].as_i64().unwrap();
-    let m = api
-        .call(
-            Call::post(&a.path("/monitors"))
-                .bearer(&a.member_token)
-                .json(&http_monitor("api", "http://127.0.0.1:9/")),
-        )
-        .await
-        .ok(201);
+    let m = create_monitor(&api, &a, "api", "http://127.0.0.1:9/").await;
     let path = a.path(&format!("/monitors/{}/channels", m["id"]));
     let e = api
         .call(
@@ -455,17 +420,10 @@ fn result(monitor: MonitorId, at: Timestamp, status: CheckStatus, total_ms: i64)
     }
 }
 
-async fn results_come_in_pages_with_a_cursor(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let m = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&http_monitor("api", "http://127.0.0.1:9/")),
-        )
-        .await
-        .ok(201);
+async fn results_come_in_pages_with_a_cursor(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let m = create_monitor(&api, &t, "api", "http://127.0.0.1:9/").await;
     let id = MonitorId(m["id"].as_i64().unwrap());
     let t0 = Timestamp::from_millis(1_704_067_200_000); // 2024-01-01T00:00:00Z
     let batch: Vec<_> = (0..5)
@@ -478,7 +436,7 @@ async fn results_come_in_pages_with_a_cursor(db: &TestDb) {
             )
         })
         .collect();
-    db.store
+    store
         .workspace(t.ws.id)
         .insert_results(&batch)
         .await
@@ -542,17 +500,10 @@ async fn results_come_in_pages_with_a_cursor(db: &TestDb) {
     }
 }
 
-async fn stats_add_rollups_and_recent_results(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let t = tenant(&db.store, "acme").await;
-    let m = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&http_monitor("api", "http://127.0.0.1:9/")),
-        )
-        .await
-        .ok(201);
+async fn stats_add_rollups_and_recent_results(store: &Store) {
+    let api = Api::default_config(store);
+    let t = tenant(store, "acme").await;
+    let m = create_monitor(&api, &t, "api", "http://127.0.0.1:9/").await;
     let id = MonitorId(m["id"].as_i64().unwrap());
     let now = Clock.now();
     let hour = Duration::from_secs(3600);
@@ -581,13 +532,12 @@ async fn stats_add_rollups_and_recent_results(db: &TestDb) {
             200,
         ));
     }
-    db.store
+    store
         .workspace(t.ws.id)
         .insert_results(&batch)
         .await
         .unwrap();
-    let report = db
-        .store
+    let report = store
         .global()
         .compact(now, &RetentionPolicy::default())
         .await
@@ -595,7 +545,7 @@ async fn stats_add_rollups_and_recent_results(db: &TestDb) {
     assert!(report.hourly_rows >= 2, "{report:?}");
     // Results after the last rolled-up hour count too.
     let edge = recent.plus(hour);
-    db.store
+    store
         .workspace(t.ws.id)
         .insert_results(&[
             result(id, edge.plus(Duration::from_secs(1)), CheckStatus::Up, 400),
@@ -637,14 +587,7 @@ async fn stats_add_rollups_and_recent_results(db: &TestDb) {
         assert_eq!(w["uptime_percent"].as_f64(), Some(80.0));
     }
     // A monitor without results has no uptime yet.
-    let other = api
-        .call(
-            Call::post(&t.path("/monitors"))
-                .bearer(&t.member_token)
-                .json(&http_monitor("new", "http://127.0.0.1:9/")),
-        )
-        .await
-        .ok(201);
+    let other = create_monitor(&api, &t, "new", "http://127.0.0.1:9/").await;
     let s = api
         .call(
             Call::get(&t.path(&format!("/monitors/{}/stats", other["id"]))).bearer(&t.viewer_token),

@@ -9,7 +9,9 @@ use bitwobbly_server::api;
 use bitwobbly_store::prelude::*;
 use serde_json::{Value, json};
 
-use crate::harness::{Api, Call, PASSWORD, Tenant, TestDb, both, cookie_of, http_monitor, tenant};
+use crate::harness::{
+    Api, Backend, Call, PASSWORD, Tenant, both, cookie_of, http_monitor, login, tenant, with_store,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,8 +260,11 @@ fn openapi_routes(doc: &Value) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn the_route_table_matches_the_router_and_the_openapi_document() {
-    let db = TestDb::sqlite().await;
-    let api = Api::default_config(&db.store);
+    with_store(Backend::Sqlite, route_table_matches).await;
+}
+
+async fn route_table_matches(store: &Store) {
+    let api = Api::default_config(store);
     let doc = api.call(Call::get("/openapi.json")).await.ok(200);
     assert!(
         doc["openapi"]
@@ -292,6 +297,24 @@ async fn the_route_table_matches_the_router_and_the_openapi_document() {
         stale.is_empty(),
         "tested routes that are not served: {stale:?}"
     );
+    // Every path parameter is documented, in order, as required.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let names: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split('}').next())
+            .collect();
+        for (method, op) in item.as_object().expect("operations") {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: Vec<&Value> = params.iter().filter(|p| p["in"] == "path").collect();
+            let documented: Vec<&str> = in_path.iter().filter_map(|p| p["name"].as_str()).collect();
+            assert_eq!(documented, names, "path parameters of {method} {path}");
+            assert!(
+                in_path.iter().all(|p| p["required"] == true),
+                "optional path parameter in {method} {path}"
+            );
+        }
+    }
     // Every documented request body and schema reference resolves.
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     let text = doc.to_string();
@@ -302,7 +325,6 @@ async fn the_route_table_matches_the_router_and_the_openapi_document() {
             "dangling schema reference {name}"
         );
     }
-    db.finish().await;
 }
 
 /// A request on `(method, path)` of the table, with ids filled in from `fx`.
@@ -376,8 +398,7 @@ struct Fixture {
     other_user: i64,
 }
 
-async fn fixture(db: &TestDb, api: &Api) -> Fixture {
-    let store = &db.store;
+async fn fixture(store: &Store, api: &Api) -> Fixture {
     let a = tenant(store, "acme").await;
     let b = tenant(store, "bravo").await;
     let now = bitwobbly_server::Clock.now();
@@ -482,14 +503,10 @@ async fn fixture(db: &TestDb, api: &Api) -> Fixture {
         .create_user("new@example.com", "New", PASSWORD, now)
         .await
         .expect("user");
-    let login = api
-        .call(
-            Call::post("/auth/login").json(&json!({"email": b.owner.email, "password": PASSWORD})),
-        )
-        .await;
-    login.ok(200);
+    let session = api.call(login(&b.owner.email, PASSWORD)).await;
+    session.ok(200);
     Fixture {
-        b_cookie: cookie_of(&login),
+        b_cookie: cookie_of(&session),
         a,
         b,
         monitor,
@@ -555,11 +572,11 @@ async fn snapshot(store: &Store, ws: WorkspaceId) -> String {
     out
 }
 
-async fn foreign_callers_get_404_and_change_nothing(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let fx = fixture(db, &api).await;
-    let before = snapshot(&db.store, fx.a.ws.id).await;
-    let before_b = snapshot(&db.store, fx.b.ws.id).await;
+async fn foreign_callers_get_404_and_change_nothing(store: &Store) {
+    let api = Api::default_config(store);
+    let fx = fixture(store, &api).await;
+    let before = snapshot(store, fx.a.ws.id).await;
+    let before_b = snapshot(store, fx.b.ws.id).await;
     let mut checked = 0;
     for (method, template, need) in TABLE {
         if !matches!(need, Need::Role(_)) {
@@ -589,12 +606,12 @@ async fn foreign_callers_get_404_and_change_nothing(db: &TestDb) {
     }
     assert!(checked >= 40, "only {checked} workspace routes");
     assert_eq!(
-        snapshot(&db.store, fx.a.ws.id).await,
+        snapshot(store, fx.a.ws.id).await,
         before,
         "workspace A changed"
     );
     assert_eq!(
-        snapshot(&db.store, fx.b.ws.id).await,
+        snapshot(store, fx.b.ws.id).await,
         before_b,
         "workspace B changed"
     );
@@ -605,10 +622,10 @@ async fn foreign_callers_get_404_and_change_nothing(db: &TestDb) {
     assert_eq!(r.error(404, "not_found")["message"], "workspace not found");
 }
 
-async fn roles_too_low_get_403_and_change_nothing(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let fx = fixture(db, &api).await;
-    let before = snapshot(&db.store, fx.a.ws.id).await;
+async fn roles_too_low_get_403_and_change_nothing(store: &Store) {
+    let api = Api::default_config(store);
+    let fx = fixture(store, &api).await;
+    let before = snapshot(store, fx.a.ws.id).await;
     let mut refused = 0;
     for (method, template, need) in TABLE {
         let Need::Role(need) = *need else { continue };
@@ -630,7 +647,7 @@ async fn roles_too_low_get_403_and_change_nothing(db: &TestDb) {
     }
     assert!(refused >= 30, "only {refused} refusals");
     assert_eq!(
-        snapshot(&db.store, fx.a.ws.id).await,
+        snapshot(store, fx.a.ws.id).await,
         before,
         "a refused call changed something"
     );
@@ -651,9 +668,9 @@ async fn roles_too_low_get_403_and_change_nothing(db: &TestDb) {
     }
 }
 
-async fn every_route_is_served_and_needs_credentials(db: &TestDb) {
-    let api = Api::default_config(&db.store);
-    let fx = fixture(db, &api).await;
+async fn every_route_is_served_and_needs_credentials(store: &Store) {
+    let api = Api::default_config(store);
+    let fx = fixture(store, &api).await;
     for (method, template, need) in TABLE {
         // A token that is not one: a served route that needs a caller says 401; only the
         // fallback would say "route not found".

@@ -6,7 +6,7 @@ use bitwobbly_store::prelude::*;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Deliverer, Receiver, Recorded, Reply, alert, both, channel, config, enqueue, state, wait_row,
+    Deliverer, Receiver, Recorded, Reply, alert, both, channel, config, enqueue, state, wait_state,
     workspace,
 };
 
@@ -26,7 +26,7 @@ async fn deliver(
     for a in alerts {
         // One at a time, so the order of requests is the order of alerts.
         let n = enqueue(store, &ch, a).await;
-        wait_row(store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+        wait_state(store, ws, n.id, OutboxState::Sent).await;
     }
     d.stop().await;
     let reqs = receiver.requests();

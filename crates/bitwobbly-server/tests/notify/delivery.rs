@@ -13,8 +13,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::harness::{
-    Deliverer, Receiver, Recorded, Reply, both, channel, config, enqueue, now, row, state,
-    wait_row, workspace,
+    Deliverer, Receiver, Recorded, Reply, alert, both, channel, config, enqueue, now, row, state,
+    wait_row, wait_state, workspace,
 };
 
 /// Verifies a Standard Webhooks signature independently of the server's code.
@@ -35,27 +35,38 @@ fn verify(secret: &str, rec: &Recorded) -> bool {
         .any(|sig| sig.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
-fn webhook_config(receiver: &Receiver, secret: &str) -> serde_json::Value {
-    serde_json::json!({ "url": receiver.url("/hook"), "secret": secret })
+/// Asserts that `st`'s metrics count one webhook delivery with `outcome`.
+#[track_caller]
+fn assert_one_webhook_delivery(st: &bitwobbly_server::AppState, outcome: &str) {
+    let metrics = st.metrics.render();
+    let line = format!(
+        r#"bitwobbly_notification_deliveries_total{{channel="webhook",outcome="{outcome}"}} 1"#
+    );
+    assert!(metrics.contains(&line), "{line} in {metrics}");
+}
+
+/// A webhook channel `name` posting to `receiver`'s `/hook`, signing with `secret`.
+async fn webhook(
+    store: &Store,
+    ws: WorkspaceId,
+    name: &str,
+    receiver: &Receiver,
+    secret: &str,
+) -> Channel {
+    let config = serde_json::json!({ "url": receiver.url("/hook"), "secret": secret });
+    channel(store, ws, name, ChannelKind::Webhook, config).await
 }
 
 async fn signed_webhook_carries_the_alert(store: Store) {
     let ws = workspace(&store).await;
     let receiver = Receiver::answering(200).await;
     let secret = notify::new_webhook_secret();
-    let ch = channel(
-        &store,
-        ws,
-        "hook",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &secret),
-    )
-    .await;
-    let alert = crate::harness::alert(AlertKind::Down);
+    let ch = webhook(&store, ws, "hook", &receiver, &secret).await;
+    let alert = alert(AlertKind::Down);
     let n = enqueue(&store, &ch, &alert).await;
     let st = state(&store, config(), "node-a");
     let d = Deliverer::start(&st);
-    let sent = wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+    let sent = wait_state(&store, ws, n.id, OutboxState::Sent).await;
     d.stop().await;
 
     assert_eq!(sent.attempts, 1);
@@ -85,13 +96,7 @@ async fn signed_webhook_carries_the_alert(store: Store) {
     assert_eq!(body["type"], "incident.opened");
     body.as_object_mut().unwrap().remove("type");
     assert_eq!(body, serde_json::to_value(&alert).unwrap());
-    let metrics = st.metrics.render();
-    assert!(
-        metrics.contains(
-            r#"bitwobbly_notification_deliveries_total{channel="webhook",outcome="sent"} 1"#
-        ),
-        "{metrics}"
-    );
+    assert_one_webhook_delivery(&st, "sent");
 }
 
 async fn failing_receiver_is_retried_with_growing_delays(store: Store) {
@@ -116,15 +121,8 @@ async fn failing_receiver_is_retried_with_growing_delays(store: Store) {
         .await
     };
     let secret = notify::new_webhook_secret();
-    let ch = channel(
-        &store,
-        ws,
-        "hook",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &secret),
-    )
-    .await;
-    let n = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Down)).await;
+    let ch = webhook(&store, ws, "hook", &receiver, &secret).await;
+    let n = enqueue(&store, &ch, &alert(AlertKind::Down)).await;
     *outbox.lock().unwrap() = Some(n.id);
     let mut cfg = config();
     cfg.notifier.max_attempts = 5;
@@ -133,7 +131,7 @@ async fn failing_receiver_is_retried_with_growing_delays(store: Store) {
     let initial = cfg.notifier.initial_backoff;
     let st = state(&store, cfg, "node-a");
     let d = Deliverer::start(&st);
-    let sent = wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+    let sent = wait_state(&store, ws, n.id, OutboxState::Sent).await;
     d.stop().await;
 
     assert_eq!(sent.attempts, 3);
@@ -178,18 +176,11 @@ async fn dead_row_is_replayed_with_the_same_id(store: Store) {
         .await
     };
     let secret = notify::new_webhook_secret();
-    let ch = channel(
-        &store,
-        ws,
-        "hook",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &secret),
-    )
-    .await;
-    let n = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Down)).await;
+    let ch = webhook(&store, ws, "hook", &receiver, &secret).await;
+    let n = enqueue(&store, &ch, &alert(AlertKind::Down)).await;
     let st = state(&store, config(), "node-a");
     let d = Deliverer::start(&st);
-    let dead = wait_row(&store, ws, n.id, "dead", |r| r.state == OutboxState::Dead).await;
+    let dead = wait_state(&store, ws, n.id, OutboxState::Dead).await;
     assert_eq!(dead.attempts, 3);
     let err = dead.last_error.clone().unwrap_or_default();
     assert!(
@@ -206,7 +197,7 @@ async fn dead_row_is_replayed_with_the_same_id(store: Store) {
         .replay_notification(n.id, now())
         .await
         .unwrap();
-    let sent = wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+    let sent = wait_state(&store, ws, n.id, OutboxState::Sent).await;
     d.stop().await;
     assert_eq!(sent.attempts, 1, "a replay starts a fresh attempt count");
     let reqs = receiver.requests();
@@ -217,27 +208,14 @@ async fn dead_row_is_replayed_with_the_same_id(store: Store) {
             .all(|r| r.header("webhook-id") == Some(id.as_str()))
     );
     assert!(verify(&secret, &reqs[3]));
-    let metrics = st.metrics.render();
-    assert!(
-        metrics.contains(
-            r#"bitwobbly_notification_deliveries_total{channel="webhook",outcome="dead"} 1"#
-        ),
-        "{metrics}"
-    );
+    assert_one_webhook_delivery(&st, "dead");
 }
 
 async fn retry_after_is_honoured_and_capped(store: Store) {
     let ws = workspace(&store).await;
     let receiver = Receiver::sequence(vec![Reply::status(429).header("retry-after", "30")]).await;
     let capped = Receiver::sequence(vec![Reply::status(503).header("retry-after", "3600")]).await;
-    let a = channel(
-        &store,
-        ws,
-        "a",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &notify::new_webhook_secret()),
-    )
-    .await;
+    let a = webhook(&store, ws, "a", &receiver, &notify::new_webhook_secret()).await;
     let b = channel(
         &store,
         ws,
@@ -246,8 +224,8 @@ async fn retry_after_is_honoured_and_capped(store: Store) {
         serde_json::json!({ "url": capped.url("/slack") }),
     )
     .await;
-    let na = enqueue(&store, &a, &crate::harness::alert(AlertKind::Down)).await;
-    let nb = enqueue(&store, &b, &crate::harness::alert(AlertKind::Down)).await;
+    let na = enqueue(&store, &a, &alert(AlertKind::Down)).await;
+    let nb = enqueue(&store, &b, &alert(AlertKind::Down)).await;
     let mut cfg = config();
     cfg.notifier.initial_backoff = Duration::from_millis(100);
     cfg.notifier.max_backoff = Duration::from_secs(60);
@@ -286,20 +264,13 @@ async fn gone_disables_the_channel_and_tells_the_others(store: Store) {
     let gone = Receiver::answering(410).await;
     let other = Receiver::answering(200).await;
     let disabled_other = Receiver::answering(200).await;
-    let a = channel(
-        &store,
-        ws,
-        "old-hook",
-        ChannelKind::Webhook,
-        webhook_config(&gone, &notify::new_webhook_secret()),
-    )
-    .await;
-    let b = channel(
+    let a = webhook(&store, ws, "old-hook", &gone, &notify::new_webhook_secret()).await;
+    let b = webhook(
         &store,
         ws,
         "team-hook",
-        ChannelKind::Webhook,
-        webhook_config(&other, &notify::new_webhook_secret()),
+        &other,
+        &notify::new_webhook_secret(),
     )
     .await;
     let c = channel(
@@ -315,10 +286,10 @@ async fn gone_disables_the_channel_and_tells_the_others(store: Store) {
         .set_channel_enabled(c.id, false, None)
         .await
         .unwrap();
-    let n = enqueue(&store, &a, &crate::harness::alert(AlertKind::Down)).await;
+    let n = enqueue(&store, &a, &alert(AlertKind::Down)).await;
     let st = state(&store, config(), "node-a");
     let d = Deliverer::start(&st);
-    let dead = wait_row(&store, ws, n.id, "dead", |r| r.state == OutboxState::Dead).await;
+    let dead = wait_state(&store, ws, n.id, OutboxState::Dead).await;
     let told = other.wait_for(1).await;
     d.stop().await;
 
@@ -345,12 +316,9 @@ async fn gone_disables_the_channel_and_tells_the_others(store: Store) {
     assert!(b.enabled);
 
     // Later alerts for the disabled channel go dead at once, without a request.
-    let later = enqueue(&store, &a, &crate::harness::alert(AlertKind::Recovered)).await;
+    let later = enqueue(&store, &a, &alert(AlertKind::Recovered)).await;
     let d = Deliverer::start(&st_again(&store));
-    let dead = wait_row(&store, ws, later.id, "dead", |r| {
-        r.state == OutboxState::Dead
-    })
-    .await;
+    let dead = wait_state(&store, ws, later.id, OutboxState::Dead).await;
     d.stop().await;
     assert!(dead.last_error.unwrap().contains("disabled"));
     assert_eq!(gone.requests().len(), 1);
@@ -381,15 +349,8 @@ async fn killed_deliverer_loses_nothing(store: Store) {
         .await
     };
     let secret = notify::new_webhook_secret();
-    let ch = channel(
-        &store,
-        ws,
-        "hook",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &secret),
-    )
-    .await;
-    let first = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Down)).await;
+    let ch = webhook(&store, ws, "hook", &receiver, &secret).await;
+    let first = enqueue(&store, &ch, &alert(AlertKind::Down)).await;
     let mut cfg = config();
     cfg.notifier.send_timeout = Duration::from_secs(1);
     let st = state(&store, cfg.clone(), "node-a");
@@ -397,8 +358,8 @@ async fn killed_deliverer_loses_nothing(store: Store) {
     receiver.wait_for(1).await;
     d.kill().await;
     // More alerts arrive while no deliverer runs, and another node claims two and dies too.
-    let second = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Recovered)).await;
-    let third = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Degraded)).await;
+    let second = enqueue(&store, &ch, &alert(AlertKind::Recovered)).await;
+    let third = enqueue(&store, &ch, &alert(AlertKind::Degraded)).await;
     let claimed = store
         .global()
         .claim_notifications("node-x", now(), Duration::from_secs(1), 10)
@@ -418,7 +379,7 @@ async fn killed_deliverer_loses_nothing(store: Store) {
     let st = state(&store, cfg, "node-b");
     let d = Deliverer::start(&st);
     for n in [&first, &second, &third] {
-        wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+        wait_state(&store, ws, n.id, OutboxState::Sent).await;
     }
     d.stop().await;
 
@@ -463,15 +424,8 @@ async fn graceful_stop_gives_back_leases(store: Store) {
         }))
         .await
     };
-    let ch = channel(
-        &store,
-        ws,
-        "hook",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &notify::new_webhook_secret()),
-    )
-    .await;
-    let n = enqueue(&store, &ch, &crate::harness::alert(AlertKind::Down)).await;
+    let ch = webhook(&store, ws, "hook", &receiver, &notify::new_webhook_secret()).await;
+    let n = enqueue(&store, &ch, &alert(AlertKind::Down)).await;
     let mut cfg = config();
     // The send hangs past the grace: the stop abandons it and releases the lease.
     cfg.shutdown_grace = Duration::from_millis(200);
@@ -487,7 +441,7 @@ async fn graceful_stop_gives_back_leases(store: Store) {
     release.notify_waiters();
 
     let d = Deliverer::start(&state(&store, cfg, "node-b"));
-    wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+    wait_state(&store, ws, n.id, OutboxState::Sent).await;
     d.stop().await;
     let reqs = receiver.requests();
     assert_eq!(reqs.len(), 2);
@@ -497,14 +451,7 @@ async fn graceful_stop_gives_back_leases(store: Store) {
 async fn private_targets_are_refused_when_denied(store: Store) {
     let ws = workspace(&store).await;
     let receiver = Receiver::answering(200).await;
-    let by_ip = channel(
-        &store,
-        ws,
-        "ip",
-        ChannelKind::Webhook,
-        webhook_config(&receiver, &notify::new_webhook_secret()),
-    )
-    .await;
+    let by_ip = webhook(&store, ws, "ip", &receiver, &notify::new_webhook_secret()).await;
     let by_name = channel(
         &store,
         ws,

@@ -6,7 +6,7 @@ use bitwobbly_test_support::pki::TestCa;
 use serde_json::json;
 
 use crate::harness::{
-    Deliverer, Smtp, alert, both, channel, config, enqueue, state, wait_row, workspace,
+    Deliverer, Smtp, alert, both, channel, config, enqueue, state, wait_state, workspace,
 };
 
 fn settings(port: u16, tls: &str) -> serde_json::Value {
@@ -42,7 +42,7 @@ async fn email_reaches_a_real_smtp_server(store: Store) {
     let n = enqueue(&store, &ch, &alert(AlertKind::Down)).await;
     let st = state(&store, config(), "node-a");
     let d = Deliverer::start(&st);
-    wait_row(&store, ws, n.id, "sent", |r| r.state == OutboxState::Sent).await;
+    wait_state(&store, ws, n.id, OutboxState::Sent).await;
     d.stop().await;
 
     let messages = smtp.wait_for(1).await;

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bitwobbly_server::notify::{Alert, AlertKind};
 use bitwobbly_server::{AppState, Config};
 use bitwobbly_store::prelude::*;
+use bitwobbly_test_support::db::{Backend, TestDatabase};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -25,119 +26,20 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A database made for one test: a temporary SQLite file, or a PostgreSQL database created
-/// with `psql` and dropped afterwards.
-pub(crate) struct TestDb {
-    pub(crate) store: Store,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("postgres url with a database");
-    format!("{base}/{db}")
-}
-
-async fn psql(sql: &str) -> std::process::Output {
-    tokio::process::Command::new("psql")
-        .arg(pg_admin_url())
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .await
-        .expect("psql is needed for the PostgreSQL tests")
-}
-
-impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        Self {
-            store,
-            pg_name: None,
-            _dir: Some(dir),
-        }
-    }
-
-    pub(crate) async fn postgres() -> Self {
-        let name = format!(
-            "bw_notify_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000
-        );
-        let out = psql(&format!("CREATE DATABASE {name}")).await;
-        assert!(
-            out.status.success(),
-            "PostgreSQL is needed at {}: {}",
-            pg_admin_url(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let store = Store::open_with(
-            &with_database(&pg_admin_url(), &name),
-            StoreOptions::default().max_connections(8),
-        )
-        .await
-        .expect("open postgres");
-        Self {
-            store,
-            pg_name: Some(name),
-            _dir: None,
-        }
-    }
-
-    pub(crate) async fn finish(mut self) {
-        self.store.close().await;
-        if let Some(name) = self.pg_name.take() {
-            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A failed test never reached `finish`: drop its database all the same.
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::process::Command::new("psql")
-                .arg(pg_admin_url())
-                .args([
-                    "-q",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                ])
-                .output();
-        }
-    }
+/// Runs `test` on a fresh database of `backend` (dropped or deleted afterwards), handing it
+/// the store.
+pub(crate) async fn with_store(backend: Backend, test: impl AsyncFnOnce(Store)) {
+    let db = TestDatabase::create(backend, "notify").await;
+    let store = Store::open(db.url()).await.expect("open the store");
+    test(store.clone()).await;
+    store.close().await;
+    db.finish().await;
 }
 
 /// Runs each listed `async fn(Store)` of the enclosing module on SQLite and on PostgreSQL.
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::postgres().await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )+
-        }
+        bitwobbly_test_support::both_backends!(crate::harness::with_store; $($name),+);
     };
 }
 pub(crate) use both;
@@ -302,6 +204,16 @@ pub(crate) async fn wait_row(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Polls `row` until it is in `state`, for at most [`DEADLINE`].
+pub(crate) async fn wait_state(
+    store: &Store,
+    ws: WorkspaceId,
+    id: OutboxId,
+    state: OutboxState,
+) -> Notification {
+    wait_row(store, ws, id, state.as_str(), |r| r.state == state).await
 }
 
 /// Polls `cond` until it holds, for at most [`DEADLINE`].

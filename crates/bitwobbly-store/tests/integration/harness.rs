@@ -1,160 +1,55 @@
 //! Fresh databases per test, and the macro that runs a test on every backend.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use std::time::Duration;
 
 use bitwobbly_core::{CheckSpec, HeartbeatPolicy, HttpSpec, Schedule, Thresholds};
 use bitwobbly_store::prelude::*;
+use bitwobbly_test_support::db::{Backend, TestDatabase};
 
-/// A database made for one test; dropped (PostgreSQL) or deleted (SQLite) afterwards.
+/// A store on a database made for one test; dropped (PostgreSQL) or deleted (SQLite)
+/// afterwards.
 pub(crate) struct TestDb {
     pub(crate) store: Store,
-    url: String,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+    db: TestDatabase,
 }
-
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("postgres url with a database");
-    format!("{base}/{db}")
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        Self {
-            store,
-            url,
-            pg_name: None,
-            _dir: Some(dir),
-        }
-    }
-
-    pub(crate) async fn postgres() -> Self {
-        use sqlx::Connection as _;
-        let admin = pg_admin_url();
-        let name = format!(
-            "bw_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            Timestamp::from(time::OffsetDateTime::now_utc()).as_millis() % 1_000_000
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL is needed for the conformance suite at {admin}: {e}")
-            });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
-        let store = Store::open_with(&url, StoreOptions::default().max_connections(8))
-            .await
-            .expect("open postgres");
-        Self {
-            store,
-            url,
-            pg_name: Some(name),
-            _dir: None,
-        }
+    pub(crate) async fn new(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend, "test").await;
+        let store = Store::open(db.url()).await.expect("open the store");
+        Self { store, db }
     }
 
     /// Runs one SQL statement on the test database over a connection of its own, outside
     /// the store (to set up rows as an older version wrote them).
     pub(crate) async fn execute(&self, sql: &str) {
-        use sqlx::Connection as _;
-        if self.pg_name.is_some() {
-            let mut c = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut c)
-                .await
-                .expect("raw statement");
-            c.close().await.ok();
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                .execute(&mut c)
-                .await
-                .expect("raw statement");
-            c.close().await.ok();
-        }
+        self.db.execute(sql).await;
     }
 
-    pub(crate) async fn finish(mut self) {
+    pub(crate) async fn finish(self) {
         self.store.close().await;
-        if let Some(name) = self.pg_name.take() {
-            drop_pg(&name).await;
-        }
+        self.db.finish().await;
     }
 }
 
-async fn drop_pg(name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
+/// Runs `test` on a fresh database of `backend`, handing it the store.
+pub(crate) async fn with_store(backend: Backend, test: impl AsyncFnOnce(Store)) {
+    let db = TestDb::new(backend).await;
+    test(db.store.clone()).await;
+    db.finish().await;
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A failed test never reached `finish`: drop its database from a helper thread.
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_pg(&name));
-                }
-            })
-            .join();
-        }
-    }
+/// Runs `test` on a fresh database of `backend`, handing it the database.
+pub(crate) async fn with_db(backend: Backend, test: impl AsyncFnOnce(&TestDb)) {
+    let db = TestDb::new(backend).await;
+    test(&db).await;
+    db.finish().await;
 }
 
 /// Runs each listed `async fn(Store)` of the enclosing module on SQLite and on PostgreSQL.
 macro_rules! conformance {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::sqlite().await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::postgres().await;
-                    super::$name(db.store.clone()).await;
-                    db.finish().await;
-                }
-            )+
-        }
+        bitwobbly_test_support::both_backends!(crate::harness::with_store; $($name),+);
     };
 }
 pub(crate) use conformance;

@@ -428,17 +428,10 @@ async fn rows_of_the_first_schema_still_read(db: &TestDb) {
 }
 
 mod first_schema {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        let db = crate::harness::TestDb::sqlite().await;
-        super::rows_of_the_first_schema_still_read(&db).await;
-        db.finish().await;
-    }
+    use super::rows_of_the_first_schema_still_read;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        let db = crate::harness::TestDb::postgres().await;
-        super::rows_of_the_first_schema_still_read(&db).await;
-        db.finish().await;
-    }
+    bitwobbly_test_support::both_backends!(
+        crate::harness::with_db;
+        rows_of_the_first_schema_still_read
+    );
 }
