@@ -1004,5 +1004,4 @@ mod tests {
             serde_json::from_value(json!({"type": "tcp", "host": "127.0.0.1", "port": 1})).unwrap();
         assert!(tcp.compile().unwrap().assertions().is_empty());
     }
-
 }
