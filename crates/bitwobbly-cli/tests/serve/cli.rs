@@ -155,7 +155,7 @@ async fn admin_commands_create_users_and_tokens() {
 async fn apply_and_export_round_trip_through_files() {
     let db = Db::new(Backend::Sqlite).await;
     admin_token(&db, "ops@example.com", "acme").await;
-    let file = db.dir.path().join("monitors.toml");
+    let file = db.dir().join("monitors.toml");
     std::fs::write(
         &file,
         r#"
@@ -194,7 +194,7 @@ spec = { type = "heartbeat", grace = "10m", expect = { type = "period", period =
 
     let out = bitwobbly(&args(&["export", "--workspace", "acme"], &db), "", &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let exported = db.dir.path().join("exported.toml");
+    let exported = db.dir().join("exported.toml");
     std::fs::write(&exported, &out.stdout).unwrap();
     assert!(out.stdout.contains("key = \"cron\""), "{}", out.stdout);
 
@@ -221,7 +221,7 @@ spec = { type = "heartbeat", grace = "10m", expect = { type = "period", period =
     assert_eq!(out2.stdout, std::fs::read_to_string(&exported).unwrap());
 
     // A dry run of an empty file with --prune would delete everything, and does not.
-    let empty = db.dir.path().join("empty.toml");
+    let empty = db.dir().join("empty.toml");
     std::fs::write(&empty, "").unwrap();
     let dry = args(
         &[
@@ -250,7 +250,7 @@ spec = { type = "heartbeat", grace = "10m", expect = { type = "period", period =
 async fn apply_reports_every_problem_with_file_key_and_field() {
     let db = Db::new(Backend::Sqlite).await;
     admin_token(&db, "ops@example.com", "acme").await;
-    let file = db.dir.path().join("bad.toml");
+    let file = db.dir().join("bad.toml");
     std::fs::write(
         &file,
         r#"
@@ -348,7 +348,7 @@ async fn serve_refuses_bad_configuration_naming_the_source() {
     .await;
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--config"), "{out:?}");
-    let bad = db.dir.path().join("bad.toml");
+    let bad = db.dir().join("bad.toml");
     std::fs::write(&bad, "[scheduler]\nlease = \"forever\"\n").unwrap();
     let out = bitwobbly(&serve(&["--config", bad.to_str().unwrap()]), "", &[]).await;
     assert_eq!(out.code, 2, "{out:?}");

@@ -46,7 +46,7 @@ async fn two_nodes_share_200_monitors_and_one_takes_over() {
         )
         .unwrap();
     }
-    let file = db.dir.path().join("monitors.toml");
+    let file = db.dir().join("monitors.toml");
     std::fs::write(&file, doc).unwrap();
     let mut args = vec![
         "apply".to_owned(),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,66 +49,32 @@ where
 
 // === databases ===
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub(crate) use bitwobbly_test_support::db::Backend;
+use bitwobbly_test_support::db::TestDatabase;
 
 /// A database for one test (SQLite in a temporary data directory, or a fresh PostgreSQL
 /// database dropped afterwards) and the configuration file the nodes read.
 pub(crate) struct Db {
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) database_url: Option<String>,
-    pg_name: Option<String>,
+    db: TestDatabase,
 }
 
 impl Db {
     pub(crate) async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, pg_name) = match backend {
-            Backend::Sqlite => (None, None),
-            Backend::Postgres => {
-                use sqlx::Connection as _;
-                let admin = pg_admin_url();
-                let name = format!(
-                    "bw_serve_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
-                );
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL is needed at {admin}: {e}"));
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create the test database");
-                conn.close().await.ok();
-                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-                (Some(format!("{base}/{name}")), Some(name))
-            }
-        };
         let db = Self {
-            dir,
-            database_url,
-            pg_name,
+            db: TestDatabase::create(backend, "serve").await,
         };
         std::fs::write(db.config_file(), TEST_CONFIG).expect("write the config file");
         db
     }
 
+    /// The test's own directory (the data directory is `data/` inside it).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.db.dir()
+    }
+
     /// The configuration file: fast polling and retries, a metrics token.
     pub(crate) fn config_file(&self) -> PathBuf {
-        self.dir.path().join("bitwobbly.toml")
+        self.dir().join("bitwobbly.toml")
     }
 
     /// The flags that point a command at this database.
@@ -117,32 +83,34 @@ impl Db {
             "--config".to_owned(),
             self.config_file().display().to_string(),
             "--data-dir".to_owned(),
-            self.dir.path().join("data").display().to_string(),
+            self.dir().join("data").display().to_string(),
         ];
-        if let Some(url) = &self.database_url {
+        if let Some(url) = self.db.postgres_url() {
             args.push("--database-url".to_owned());
-            args.push(url.clone());
+            args.push(url.to_owned());
         }
         args
     }
 
     /// The store, opened as the server opens it.
     pub(crate) async fn store(&self) -> bitwobbly_store::Store {
-        let url = self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.dir.path().join("data/bitwobbly.db").display()
-            )
-        });
+        let url = self
+            .db
+            .postgres_url()
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.dir().join("data/bitwobbly.db").display()
+                )
+            });
         bitwobbly_store::Store::open(&url)
             .await
             .expect("open the store")
     }
 
-    pub(crate) async fn finish(mut self) {
-        if let Some(name) = self.pg_name.take() {
-            drop_pg(&name).await;
-        }
+    pub(crate) async fn finish(self) {
+        self.db.finish().await;
     }
 }
 
@@ -161,33 +129,6 @@ send_timeout = "2s"
 [metrics]
 bearer_token = "metrics-secret"
 "#;
-
-async fn drop_pg(name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_pg(&name));
-                }
-            })
-            .join();
-        }
-    }
-}
 
 // === the binary ===
 

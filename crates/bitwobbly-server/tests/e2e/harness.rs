@@ -2,7 +2,6 @@
 //! PostgreSQL database dropped afterwards), a server on it, and the macro that runs a test
 //! on both backends.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bitwobbly_server::Config;
@@ -14,60 +13,18 @@ use tokio::task::JoinSet;
 /// How long any awaited condition may take before a test fails.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub(crate) use bitwobbly_test_support::db::Backend;
+use bitwobbly_test_support::db::TestDatabase;
 
 /// A database made for one test, and a data directory.
 pub(crate) struct TestDb {
-    pub(crate) dir: tempfile::TempDir,
-    pub(crate) database_url: Option<String>,
-    pg_name: Option<String>,
+    db: TestDatabase,
 }
 
 impl TestDb {
     pub(crate) async fn new(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        match backend {
-            Backend::Sqlite => Self {
-                dir,
-                database_url: None,
-                pg_name: None,
-            },
-            Backend::Postgres => {
-                use sqlx::Connection as _;
-                let admin = pg_admin_url();
-                let name = format!(
-                    "bw_e2e_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
-                );
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL is needed at {admin}: {e}"));
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create the test database");
-                conn.close().await.ok();
-                let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-                Self {
-                    dir,
-                    database_url: Some(format!("{base}/{name}")),
-                    pg_name: Some(name),
-                }
-            }
+        Self {
+            db: TestDatabase::create(backend, "e2e").await,
         }
     }
 
@@ -75,8 +32,8 @@ impl TestDb {
     pub(crate) fn config(&self) -> Config {
         let mut c = Config::default();
         c.listen = "127.0.0.1:0".parse().expect("address");
-        c.data_dir = self.dir.path().join("data");
-        c.database_url.clone_from(&self.database_url);
+        c.data_dir = self.db.dir().join("data");
+        c.database_url = self.db.postgres_url().map(str::to_owned);
         c.shutdown_grace = Duration::from_secs(5);
         c.scheduler.poll_interval = Duration::from_millis(100);
         c.notifier.poll_interval = Duration::from_millis(100);
@@ -90,38 +47,8 @@ impl TestDb {
             .expect("open the store")
     }
 
-    pub(crate) async fn finish(mut self) {
-        if let Some(name) = self.pg_name.take() {
-            drop_pg(&name).await;
-        }
-    }
-}
-
-async fn drop_pg(name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A failed test never reached `finish`: drop its database from a helper thread.
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_pg(&name));
-                }
-            })
-            .join();
-        }
+    pub(crate) async fn finish(self) {
+        self.db.finish().await;
     }
 }
 
@@ -194,25 +121,15 @@ pub(crate) fn error_code(body: &serde_json::Value) -> String {
     code.to_owned()
 }
 
+/// Runs one test body on a backend (the runner [`both`] hands each test to).
+pub(crate) async fn run<F: Future<Output = ()>>(backend: Backend, test: impl FnOnce(Backend) -> F) {
+    test(backend).await;
+}
+
 /// Runs each listed `async fn(Backend)` of the enclosing module on SQLite and PostgreSQL.
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::harness::Backend::Sqlite).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::harness::Backend::Postgres).await;
-                }
-            )+
-        }
+        bitwobbly_test_support::both_backends!($crate::harness::run; $($name),+);
     };
 }
 pub(crate) use both;
