@@ -72,6 +72,7 @@ mod error;
 pub mod heartbeat;
 pub mod latency;
 pub mod maintenance;
+pub mod monitor;
 pub mod quorum;
 pub mod report;
 pub mod schedule;

@@ -94,7 +94,13 @@ pub(crate) async fn insert_result_rows(
                 .push_bind(r.error_kind.clone())
                 .push_bind(r.message.clone());
         });
-        n += q.build().execute(&mut *c).await?.rows_affected();
+        // One statement shape per batch size: not worth a slot in the statement cache.
+        n += q
+            .build()
+            .persistent(false)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
     }
     Ok(n)
 }

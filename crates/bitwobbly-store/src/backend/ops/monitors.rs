@@ -632,7 +632,8 @@ async fn monitors_by_ids(c: &mut DbConn, ids: &[MonitorId]) -> Result<Vec<Monito
         sep.push_bind(*id);
     }
     q.push(")");
-    let rows = q.build().fetch_all(&mut *c).await?;
+    // One statement shape per list length: not worth a slot in the statement cache.
+    let rows = q.build().persistent(false).fetch_all(&mut *c).await?;
     rows.iter().map(monitor_from_row).collect()
 }
 

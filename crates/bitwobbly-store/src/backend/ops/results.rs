@@ -79,7 +79,12 @@ async fn check_owned(c: &mut DbConn, ws: WorkspaceId, ids: &[MonitorId]) -> Resu
             sep.push_bind(*id);
         }
         q.push(")");
-        let found: i64 = q.build_query_scalar().fetch_one(&mut *c).await?;
+        // One statement shape per list length: not worth a slot in the statement cache.
+        let found: i64 = q
+            .build_query_scalar()
+            .persistent(false)
+            .fetch_one(&mut *c)
+            .await?;
         if usize::try_from(found).ok() != Some(chunk.len()) {
             return Err(StoreError::not_found("monitor"));
         }

@@ -1,0 +1,84 @@
+//! Periodic upkeep, each job on its own timer: rollups and retention of results, expired
+//! dashboard sessions, and delivered notifications.
+//!
+//! Every node runs these; each job is idempotent, so several nodes doing it at once only
+//! repeat work.
+
+use std::time::Duration;
+
+use bitwobbly_store::api::{AccountStore, Compaction, OutboxQueue};
+use bitwobbly_store::model::RetentionPolicy;
+
+use crate::AppState;
+
+/// How often results are rolled up and old ones deleted.
+pub(crate) const COMPACT_EVERY: Duration = Duration::from_secs(5 * 60);
+/// How often expired sessions are deleted.
+pub(crate) const SESSIONS_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How often delivered notifications are purged.
+pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// How long delivered notifications are kept.
+pub(crate) const KEEP_SENT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The first run of each job comes this long after start (or one period, if shorter), so
+/// that a node restarting often still does its daily jobs.
+const FIRST_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Compact,
+    Sessions,
+    Purge,
+}
+
+/// Runs the jobs until shutdown.
+pub(crate) async fn run(state: AppState) {
+    let start = tokio::time::Instant::now();
+    let mut timers = [
+        (Job::Compact, COMPACT_EVERY),
+        (Job::Sessions, SESSIONS_EVERY),
+        (Job::Purge, PURGE_EVERY),
+    ]
+    .map(|(job, every)| {
+        let mut t = tokio::time::interval_at(start + FIRST_AFTER.min(every), every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        (job, t)
+    });
+    let [(_, compact), (_, sessions), (_, purge)] = &mut timers;
+    loop {
+        let job = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = compact.tick() => Job::Compact,
+            _ = sessions.tick() => Job::Sessions,
+            _ = purge.tick() => Job::Purge,
+        };
+        do_job(&state, job).await;
+    }
+}
+
+async fn do_job(state: &AppState, job: Job) {
+    let now = state.clock.now();
+    let mut global = state.store.global();
+    let outcome = match job {
+        Job::Compact => global
+            .compact(now, &RetentionPolicy::default())
+            .await
+            .map(|r| {
+                tracing::debug!(
+                    hourly = r.hourly_rows,
+                    daily = r.daily_rows,
+                    deleted = r.results_deleted,
+                    "compacted results"
+                );
+            }),
+        Job::Sessions => global.delete_expired_sessions(now).await.map(|n| {
+            tracing::debug!(deleted = n, "deleted expired sessions");
+        }),
+        Job::Purge => global.purge_sent(now.minus(KEEP_SENT)).await.map(|n| {
+            tracing::debug!(deleted = n, "purged delivered notifications");
+        }),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(job = ?job, error = %crate::error::error_chain(&e), "housekeeping failed");
+    }
+}
