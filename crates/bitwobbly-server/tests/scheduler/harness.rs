@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bitwobbly_core::schedule::Schedule;
@@ -12,6 +12,7 @@ use bitwobbly_core::{Assertion, AssertionKind, CheckSpec, HttpSpec, StatusMatch}
 use bitwobbly_server::config::Config;
 use bitwobbly_server::{AppState, Clock};
 use bitwobbly_store::prelude::*;
+use bitwobbly_test_support::db::{Backend, TestDatabase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -24,136 +25,51 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 /// A database made for one test; dropped (PostgreSQL) or deleted (SQLite) afterwards.
 pub(crate) struct TestDb {
     pub(crate) store: Store,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
+    db: TestDatabase,
 }
-
-fn pg_admin_url() -> String {
-    std::env::var("BITWOBBLY_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("postgres url with a database");
-    format!("{base}/{db}")
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        Self {
-            store,
-            pg_name: None,
-            _dir: Some(dir),
-        }
+    async fn new(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend, "sched").await;
+        let store = Self::open(&db).await;
+        Self { store, db }
+    }
+
+    async fn open(db: &TestDatabase) -> Store {
+        Store::open_with(db.url(), StoreOptions::default().max_connections(10))
+            .await
+            .expect("open the test store")
     }
 
     pub(crate) async fn postgres() -> Self {
-        use sqlx::Connection as _;
-        let admin = pg_admin_url();
-        let name = format!(
-            "bw_sched_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            Clock.now().as_millis() % 1_000_000
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is needed for these tests at {admin}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        conn.close().await.ok();
-        let store = Store::open_with(
-            &with_database(&admin, &name),
-            StoreOptions::default().max_connections(10),
-        )
-        .await
-        .expect("open postgres");
-        Self {
-            store,
-            pg_name: Some(name),
-            _dir: None,
-        }
+        Self::new(Backend::Postgres).await
     }
 
     /// Another handle on the same database (as a second node would have).
     pub(crate) async fn reopen(&self) -> Store {
-        match &self.pg_name {
-            Some(name) => Store::open_with(
-                &with_database(&pg_admin_url(), name),
-                StoreOptions::default().max_connections(10),
-            )
-            .await
-            .expect("reopen postgres"),
-            None => self.store.clone(),
+        match self.db.backend() {
+            Backend::Postgres => Self::open(&self.db).await,
+            Backend::Sqlite => self.store.clone(),
         }
     }
 
-    pub(crate) async fn finish(mut self) {
+    pub(crate) async fn finish(self) {
         self.store.close().await;
-        if let Some(name) = self.pg_name.take() {
-            drop_pg(&name).await;
-        }
+        self.db.finish().await;
     }
 }
 
-async fn drop_pg(name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // A failed test never reached `finish`: drop its database from a helper thread.
-        if let Some(name) = self.pg_name.take() {
-            let _ = std::thread::spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(drop_pg(&name));
-                }
-            })
-            .join();
-        }
-    }
+/// Runs one test body on a fresh database of `backend` (the runner of [`both`]).
+pub(crate) async fn run(backend: Backend, test: impl AsyncFnOnce(&TestDb)) {
+    let db = TestDb::new(backend).await;
+    test(&db).await;
+    db.finish().await;
 }
 
 /// Runs each listed `async fn(&TestDb)` of the enclosing module on SQLite and PostgreSQL.
 macro_rules! both {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::harness::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )+
-        }
+        bitwobbly_test_support::both_backends!($crate::harness::run; $($name),+);
     };
 }
 pub(crate) use both;
