@@ -782,6 +782,84 @@ pub struct Maintenance {
     pub created_at: Timestamp,
 }
 
+impl Maintenance {
+    /// The core window: one-off from `starts_at` to `ends_at`, or recurring by its cron
+    /// expression (in its time zone, UTC by default). `None` for a recurring window that
+    /// cannot be understood (bad expression or zone, no duration); it is then never active.
+    pub fn window(&self) -> Option<bitwobbly_core::maintenance::MaintenanceWindow> {
+        use bitwobbly_core::maintenance::MaintenanceWindow;
+        match &self.recurrence_cron {
+            None => Some(MaintenanceWindow::Once {
+                start: self.starts_at.to_datetime(),
+                end: self.ends_at.to_datetime(),
+            }),
+            Some(expr) => {
+                let tz = self.recurrence_tz.as_deref().unwrap_or("UTC");
+                let cron = bitwobbly_core::schedule::CronSchedule::new(expr, tz).ok()?;
+                let secs = u64::try_from(self.duration_secs?).ok().filter(|s| *s > 0)?;
+                Some(MaintenanceWindow::Recurring {
+                    cron,
+                    duration: Duration::from_secs(secs),
+                })
+            }
+        }
+    }
+
+    /// Whether it covers `now`: a recurring window only between its `starts_at` and
+    /// `ends_at`.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        if self.recurrence_cron.is_some() && (now < self.starts_at || now >= self.ends_at) {
+            return false;
+        }
+        self.window()
+            .is_some_and(|w| w.active_at(now.to_datetime()).is_some())
+    }
+}
+
+#[cfg(test)]
+mod maintenance_tests {
+    use super::*;
+
+    fn window(cron: Option<&str>, start: i64, end: i64, secs: Option<i64>) -> Maintenance {
+        Maintenance {
+            id: MaintenanceId(1),
+            workspace_id: WorkspaceId(1),
+            title: "w".into(),
+            message: String::new(),
+            starts_at: Timestamp::from_millis(start),
+            ends_at: Timestamp::from_millis(end),
+            recurrence_cron: cron.map(str::to_owned),
+            recurrence_tz: None,
+            duration_secs: secs,
+            components: vec![],
+            monitors: vec![],
+            created_at: Timestamp::EPOCH,
+        }
+    }
+
+    #[test]
+    fn one_off_windows_cover_their_span() {
+        let w = window(None, 1_000, 2_000, None);
+        assert!(!w.is_active(Timestamp::from_millis(999)));
+        assert!(w.is_active(Timestamp::from_millis(1_000)));
+        assert!(!w.is_active(Timestamp::from_millis(2_000)));
+    }
+
+    #[test]
+    fn recurring_windows_stay_within_their_recurrence() {
+        const HOUR: i64 = 3_600_000;
+        // Every day at 02:00 UTC for one hour, from day 1 to day 3.
+        let w = window(Some("0 2 * * *"), 86_400_000, 3 * 86_400_000, Some(3600));
+        let at = |day: i64, ms: i64| Timestamp::from_millis(day * 86_400_000 + ms);
+        assert!(w.is_active(at(1, 2 * HOUR + 10)));
+        assert!(!w.is_active(at(1, 3 * HOUR)));
+        assert!(!w.is_active(at(0, 2 * HOUR + 10)), "before the recurrence");
+        assert!(!w.is_active(at(3, 2 * HOUR + 10)), "after the recurrence");
+        let broken = window(Some("not cron"), 0, i64::MAX, Some(3600));
+        assert!(broken.window().is_none());
+    }
+}
+
 /// A subscriber of a status page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Subscriber {

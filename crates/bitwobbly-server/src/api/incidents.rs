@@ -5,7 +5,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use bitwobbly_core::maintenance::MaintenanceWindow;
 use bitwobbly_core::schedule::CronSchedule;
 use bitwobbly_store::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -377,27 +376,9 @@ pub struct MaintenanceView {
     pub created_at: OffsetDateTime,
 }
 
-/// The core window of a stored maintenance, if its recurrence can be understood.
-fn core_window(m: &Maintenance) -> Option<MaintenanceWindow> {
-    match (&m.recurrence_cron, m.duration_secs) {
-        (Some(expr), Some(secs)) => {
-            let cron = CronSchedule::new(expr, m.recurrence_tz.as_deref().unwrap_or("UTC")).ok()?;
-            Some(MaintenanceWindow::Recurring {
-                cron,
-                duration: Duration::from_secs(u64::try_from(secs).ok()?),
-            })
-        }
-        _ => Some(MaintenanceWindow::Once {
-            start: dt(m.starts_at),
-            end: dt(m.ends_at),
-        }),
-    }
-}
-
 /// A maintenance window as the API shows it; `now` decides `active`.
 pub fn maintenance_view(m: Maintenance, now: Timestamp) -> MaintenanceView {
-    let within = m.starts_at <= now && now < m.ends_at;
-    let active = within && core_window(&m).is_some_and(|w| w.active_at(dt(now)).is_some());
+    let active = m.starts_at <= now && now < m.ends_at && m.is_active(now);
     MaintenanceView {
         id: m.id.0,
         title: m.title,

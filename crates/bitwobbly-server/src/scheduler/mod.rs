@@ -49,8 +49,6 @@ use crate::AppState;
 use crate::config::{Config, SchedulerConfig};
 use crate::error::ApiError;
 
-pub use record::maintenance_window;
-
 use self::batch::ResultBatch;
 use self::connectivity::Connectivity;
 use self::inflight::InFlight;

@@ -4,14 +4,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bitwobbly_core::heartbeat::HeartbeatState;
-use bitwobbly_core::maintenance::MaintenanceWindow;
 use bitwobbly_core::monitor::{judge_heartbeat, next_run, schedule_key};
-use bitwobbly_core::schedule::{CatchUp, CronSchedule};
+use bitwobbly_core::schedule::CatchUp;
 use bitwobbly_core::state::{Context, Health, Outcome, Transition};
 use bitwobbly_core::{CheckError, CheckReport, ErrorKind, Phase, Status};
 use bitwobbly_store::api::{MonitorStore, ResultStore, ScheduleStore, StatusPageStore};
 use bitwobbly_store::model::{
-    ClaimedMonitor, Maintenance, Monitor, MonitorState, NewCheckResult, PhaseTimes, StateUpdate,
+    ClaimedMonitor, Monitor, MonitorState, NewCheckResult, PhaseTimes, StateUpdate,
 };
 use bitwobbly_store::types::{CheckStatus, MonitorId, MonitorStatus, Timestamp};
 use bitwobbly_store::{StoreError, Tx};
@@ -27,36 +26,6 @@ pub(crate) const LOCATION: &str = "local";
 /// How far ahead a monitor with no further run (a cron expression with no next time) is
 /// parked.
 pub(crate) const PARKED: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// The core window of a stored maintenance window: one-off from `starts_at` to `ends_at`,
-/// or recurring by its cron expression (in its time zone, UTC by default). `None` for a
-/// recurring window that cannot be understood (bad expression or zone, no duration); it is
-/// then never active.
-pub fn maintenance_window(m: &Maintenance) -> Option<MaintenanceWindow> {
-    match &m.recurrence_cron {
-        None => Some(MaintenanceWindow::Once {
-            start: m.starts_at.to_datetime(),
-            end: m.ends_at.to_datetime(),
-        }),
-        Some(expr) => {
-            let tz = m.recurrence_tz.as_deref().unwrap_or("UTC");
-            let cron = CronSchedule::new(expr, tz).ok()?;
-            let secs = u64::try_from(m.duration_secs?).ok().filter(|s| *s > 0)?;
-            Some(MaintenanceWindow::Recurring {
-                cron,
-                duration: Duration::from_secs(secs),
-            })
-        }
-    }
-}
-
-/// Whether `m` covers `now`: a recurring window only between its `starts_at` and `ends_at`.
-pub(crate) fn maintenance_active(m: &Maintenance, now: Timestamp) -> bool {
-    if m.recurrence_cron.is_some() && (now < m.starts_at || now >= m.ends_at) {
-        return false;
-    }
-    maintenance_window(m).is_some_and(|w| w.active_at(now.to_datetime()).is_some())
-}
 
 /// The status to show: maintenance while a window is active, paused while paused, else
 /// the state machine's health.
@@ -120,7 +89,7 @@ pub(crate) async fn judge(
         .workspace(ws)
         .maintenances_for_monitor(monitor.id)
         .await?;
-    let maintenance = windows.iter().any(|m| maintenance_active(m, now));
+    let maintenance = windows.iter().any(|m| m.is_active(now));
     let parent_down =
         match monitor.parent_id {
             Some(p) => tx.workspace(ws).monitor_state(p).await?.is_some_and(|s| {
@@ -536,56 +505,4 @@ pub(crate) async fn record_now(
         .await?;
     tx.commit().await?;
     Ok((judged.status, true))
-}
-
-#[cfg(test)]
-mod tests {
-    use bitwobbly_store::types::{MaintenanceId, WorkspaceId};
-
-    use super::*;
-
-    fn window(cron: Option<&str>, start: i64, end: i64, secs: Option<i64>) -> Maintenance {
-        Maintenance {
-            id: MaintenanceId(1),
-            workspace_id: WorkspaceId(1),
-            title: "w".into(),
-            message: String::new(),
-            starts_at: Timestamp::from_millis(start),
-            ends_at: Timestamp::from_millis(end),
-            recurrence_cron: cron.map(str::to_owned),
-            recurrence_tz: None,
-            duration_secs: secs,
-            components: vec![],
-            monitors: vec![],
-            created_at: Timestamp::EPOCH,
-        }
-    }
-
-    #[test]
-    fn one_off_windows_cover_their_span() {
-        let w = window(None, 1_000, 2_000, None);
-        assert!(!maintenance_active(&w, Timestamp::from_millis(999)));
-        assert!(maintenance_active(&w, Timestamp::from_millis(1_000)));
-        assert!(!maintenance_active(&w, Timestamp::from_millis(2_000)));
-    }
-
-    #[test]
-    fn recurring_windows_stay_within_their_recurrence() {
-        const HOUR: i64 = 3_600_000;
-        // Every day at 02:00 UTC for one hour, from day 1 to day 3.
-        let w = window(Some("0 2 * * *"), 86_400_000, 3 * 86_400_000, Some(3600));
-        let at = |day: i64, ms: i64| Timestamp::from_millis(day * 86_400_000 + ms);
-        assert!(maintenance_active(&w, at(1, 2 * HOUR + 10)));
-        assert!(!maintenance_active(&w, at(1, 3 * HOUR)));
-        assert!(
-            !maintenance_active(&w, at(0, 2 * HOUR + 10)),
-            "before the recurrence"
-        );
-        assert!(
-            !maintenance_active(&w, at(3, 2 * HOUR + 10)),
-            "after the recurrence"
-        );
-        let broken = window(Some("not cron"), 0, i64::MAX, Some(3600));
-        assert!(maintenance_window(&broken).is_none());
-    }
 }
