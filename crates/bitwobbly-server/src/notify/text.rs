@@ -9,19 +9,8 @@ use time::format_description::well_known::Rfc3339;
 /// The ellipsis that marks a truncated text.
 pub(crate) const ELLIPSIS: char = '…';
 
-/// `s` cut to at most `max` characters (Unicode scalar values), ending with an ellipsis when
-/// cut. Discord, Slack and Teams count characters.
-pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push(ELLIPSIS);
-    out
-}
+/// `s` cut to at most `max` characters (Discord, Slack and Teams count characters).
+pub(crate) use bitwobbly_core::monitor::truncate_chars;
 
 /// `s` cut to at most `max` bytes of UTF-8, on a character boundary, ending with an ellipsis
 /// when cut (ntfy, email and webhook bodies count bytes).
