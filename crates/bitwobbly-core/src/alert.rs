@@ -93,27 +93,6 @@ impl Alert {
     pub fn title(&self) -> String {
         format!("{}: {} ({})", self.kind.label(), self.monitor, self.target)
     }
-
-    /// A short plain-text body: the reason, the start time and the duration, one per line.
-    pub fn summary(&self) -> String {
-        let mut s = String::new();
-        if let Some(reason) = &self.reason {
-            s.push_str("Reason: ");
-            s.push_str(reason);
-            s.push('\n');
-        }
-        let started = self
-            .started_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        s.push_str("Started: ");
-        s.push_str(&started);
-        if let Some(d) = self.duration {
-            s.push_str("\nLasted: ");
-            s.push_str(&humantime::format_duration(Duration::from_secs(d.as_secs())).to_string());
-        }
-        s
-    }
 }
 
 #[cfg(test)]
@@ -138,16 +117,12 @@ mod tests {
     }
 
     #[test]
-    fn title_and_summary() {
+    fn title() {
         let a = alert(AlertKind::Recovered);
         assert_eq!(
             a.title(),
             "RECOVERED: API (https://api.example.test/health)"
         );
-        let s = a.summary();
-        assert!(s.contains("Reason: status 503"), "{s}");
-        assert!(s.contains("Started: 2025-01-01T10:00:00Z"), "{s}");
-        assert!(s.contains("Lasted: 2m 5s"), "{s}");
     }
 
     #[test]
