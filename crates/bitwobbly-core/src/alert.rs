@@ -27,6 +27,15 @@ pub enum AlertKind {
     /// A notification channel was disabled (its receiver answered 410 Gone); sent to the
     /// workspace's other channels so that the owner hears of it.
     ChannelDisabled,
+    /// An error-tracking issue was seen for the first time. For issue alerts `monitor` holds
+    /// the issue's title, `target` the project's name, `reason` a summary (culprit, counts,
+    /// release, environment) and `started_at` the issue's first event.
+    NewIssue,
+    /// A resolved issue received a new event and is open again.
+    Regression,
+    /// An issue received more events within its window than the project's frequency
+    /// threshold.
+    FrequentIssue,
 }
 
 impl AlertKind {
@@ -37,11 +46,14 @@ impl AlertKind {
             Self::Recovered => "incident.resolved",
             Self::Test => "channel.test",
             Self::ChannelDisabled => "channel.disabled",
+            Self::NewIssue => "issue.created",
+            Self::Regression => "issue.regressed",
+            Self::FrequentIssue => "issue.frequent",
         }
     }
 
     /// A short word for titles: `DOWN`, `DEGRADED`, `FLAPPING`, `RECOVERED`, `TEST`,
-    /// `CHANNEL DISABLED`.
+    /// `CHANNEL DISABLED`, `NEW ISSUE`, `REGRESSION`, `FREQUENT ISSUE`.
     pub fn label(self) -> &'static str {
         match self {
             Self::Down => "DOWN",
@@ -50,12 +62,23 @@ impl AlertKind {
             Self::Recovered => "RECOVERED",
             Self::Test => "TEST",
             Self::ChannelDisabled => "CHANNEL DISABLED",
+            Self::NewIssue => "NEW ISSUE",
+            Self::Regression => "REGRESSION",
+            Self::FrequentIssue => "FREQUENT ISSUE",
         }
     }
 
     /// Whether this is good news.
     pub fn is_resolution(self) -> bool {
         matches!(self, Self::Recovered)
+    }
+
+    /// Whether this is about an error-tracking issue rather than a monitor.
+    pub fn is_issue(self) -> bool {
+        matches!(
+            self,
+            Self::NewIssue | Self::Regression | Self::FrequentIssue
+        )
     }
 }
 
@@ -123,6 +146,26 @@ mod tests {
             a.title(),
             "RECOVERED: API (https://api.example.test/health)"
         );
+    }
+
+    #[test]
+    fn issue_kinds_have_their_own_events() {
+        assert_eq!(AlertKind::NewIssue.event(), "issue.created");
+        assert_eq!(AlertKind::Regression.event(), "issue.regressed");
+        assert_eq!(AlertKind::FrequentIssue.event(), "issue.frequent");
+        assert!(AlertKind::NewIssue.is_issue());
+        assert!(!AlertKind::Down.is_issue());
+        let a = Alert {
+            monitor: "ZeroDivisionError: division by zero".into(),
+            target: "backend".into(),
+            ..alert(AlertKind::Regression)
+        };
+        assert_eq!(
+            a.title(),
+            "REGRESSION: ZeroDivisionError: division by zero (backend)"
+        );
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["kind"], "regression");
     }
 
     #[test]

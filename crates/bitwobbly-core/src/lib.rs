@@ -73,6 +73,7 @@ pub mod heartbeat;
 pub mod latency;
 pub mod maintenance;
 pub mod monitor;
+pub mod page;
 pub mod quorum;
 pub mod report;
 pub mod schedule;

@@ -665,3 +665,248 @@ impl<'a> SessionAggregates<'a> {
         })
     }
 }
+
+/// The `content_type` of a `span` item that is a span v2 container.
+pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
+
+/// The value of a typed attribute (`{"type": "string", "value": ...}`) when it is a string,
+/// number or boolean.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAttributeValue<'a> {
+    Text(#[serde(borrow)] LenientStr<'a>),
+    Other(de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct RawAttribute<'a> {
+    #[serde(default, borrow)]
+    value: Option<RawAttributeValue<'a>>,
+}
+
+impl<'a> RawAttribute<'a> {
+    fn text(self) -> Option<Cow<'a, str>> {
+        match self.value? {
+            RawAttributeValue::Text(t) => Some(t.0),
+            RawAttributeValue::Other(_) => None,
+        }
+    }
+}
+
+/// The attributes of a span that ingest reads; every other one is skipped.
+#[derive(Deserialize, Default)]
+struct RawSpanAttributes<'a> {
+    #[serde(default, borrow, rename = "sentry.op")]
+    op: Option<RawAttribute<'a>>,
+    #[serde(default, borrow, rename = "sentry.release")]
+    release: Option<RawAttribute<'a>>,
+    #[serde(default, borrow, rename = "sentry.environment")]
+    environment: Option<RawAttribute<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawSpanV2<'a> {
+    #[serde(default, borrow, deserialize_with = "crate::extract::opt_str")]
+    trace_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::extract::opt_str")]
+    span_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::extract::opt_str")]
+    parent_span_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::extract::opt_str")]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "crate::extract::opt_str")]
+    status: Option<Cow<'a, str>>,
+    #[serde(default)]
+    is_segment: Option<bool>,
+    #[serde(default)]
+    start_timestamp: Option<Timestamp>,
+    #[serde(default)]
+    end_timestamp: Option<Timestamp>,
+    #[serde(default, borrow)]
+    attributes: Option<RawSpanAttributes<'a>>,
+}
+
+/// A container entry: a span, or anything else (skipped).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawSpanEntry<'a> {
+    Span(#[serde(borrow)] Box<RawSpanV2<'a>>),
+    Other(de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct RawSpanContainer<'a> {
+    #[serde(borrow)]
+    items: Vec<RawSpanEntry<'a>>,
+}
+
+/// One span of a span v2 container (`docs:develop-docs/sdk/telemetry/spans/span-protocol.mdx`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SpanV2<'a> {
+    /// `trace_id`.
+    pub trace_id: Option<Cow<'a, str>>,
+    /// `span_id`.
+    pub span_id: Option<Cow<'a, str>>,
+    /// `parent_span_id`; none for the root of a trace.
+    pub parent_span_id: Option<Cow<'a, str>>,
+    /// `name` (for a segment, the transaction name).
+    pub name: Option<Cow<'a, str>>,
+    /// `status`: `ok` or `error`.
+    pub status: Option<Cow<'a, str>>,
+    /// `is_segment`, when sent.
+    pub is_segment: Option<bool>,
+    /// `start_timestamp`, seconds since the epoch.
+    pub start_timestamp: Option<f64>,
+    /// `end_timestamp`, seconds since the epoch.
+    pub end_timestamp: Option<f64>,
+    /// Attribute `sentry.op`.
+    pub op: Option<Cow<'a, str>>,
+    /// Attribute `sentry.release`.
+    pub release: Option<Cow<'a, str>>,
+    /// Attribute `sentry.environment`.
+    pub environment: Option<Cow<'a, str>>,
+}
+
+impl SpanV2<'_> {
+    /// True for the span of a segment (what Sentry shows as a transaction): `is_segment`
+    /// when the SDK says, else a span without a parent.
+    pub fn is_segment(&self) -> bool {
+        self.is_segment.unwrap_or(self.parent_span_id.is_none())
+    }
+}
+
+/// A `span` item that is a span v2 container (`content_type` [`SPAN_V2_CONTENT_TYPE`]):
+/// `{"items": [span, ...]}`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SpanContainer<'a> {
+    /// The spans that could be read, in order; entries that are not a span object or have a
+    /// key of the wrong type are skipped.
+    pub spans: Vec<SpanV2<'a>>,
+}
+
+impl<'a> SpanContainer<'a> {
+    /// Reads a span v2 container payload.
+    ///
+    /// # Errors
+    ///
+    /// [`EnvelopeError::InvalidPayload`] when the payload is not an object with an `items`
+    /// array.
+    pub fn from_json(payload: &'a [u8]) -> Result<Self, EnvelopeError> {
+        let raw: RawSpanContainer<'a> =
+            serde_json::from_slice(payload).map_err(|source| EnvelopeError::InvalidPayload {
+                item_type: "span",
+                source,
+            })?;
+        let spans = raw
+            .items
+            .into_iter()
+            .filter_map(|e| match e {
+                RawSpanEntry::Span(s) => Some(*s),
+                RawSpanEntry::Other(_) => None,
+            })
+            .map(|s| {
+                let attrs = s.attributes.unwrap_or_default();
+                SpanV2 {
+                    trace_id: s.trace_id,
+                    span_id: s.span_id,
+                    parent_span_id: s.parent_span_id.filter(|p| !p.is_empty()),
+                    name: s.name,
+                    status: s.status,
+                    is_segment: s.is_segment,
+                    start_timestamp: s.start_timestamp.map(|t| t.0),
+                    end_timestamp: s.end_timestamp.map(|t| t.0),
+                    op: attrs.op.and_then(RawAttribute::text),
+                    release: attrs.release.and_then(RawAttribute::text),
+                    environment: attrs.environment.and_then(RawAttribute::text),
+                }
+            })
+            .collect();
+        Ok(Self { spans })
+    }
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn span_v2_containers_yield_their_spans_and_segments() {
+        let c = SpanContainer::from_json(
+            br#"{"version":2,"items":[
+              {"name":"SELECT 1","span_id":"b","trace_id":"t","parent_span_id":"a",
+               "start_timestamp":1.0,"end_timestamp":1.5,"is_segment":false,"status":"ok",
+               "attributes":{"sentry.op":{"value":"db.query","type":"string"}}},
+              {"name":"checkout","span_id":"a","trace_id":"t","start_timestamp":"2026-01-01T00:00:00Z",
+               "end_timestamp":1767225600.25,"is_segment":true,"status":"error",
+               "attributes":{"sentry.op":{"value":"task","type":"string"},
+                 "sentry.release":{"value":"app@1","type":"string"},
+                 "sentry.environment":{"value":"prod","type":"string"},
+                 "sentry.sdk.integrations":{"value":["A","B"],"type":"array"}}},
+              {"name":"remote child","span_id":"c","parent_span_id":"z","start_timestamp":1,"end_timestamp":2},
+              {"name":"root without flag","span_id":"d","parent_span_id":"","start_timestamp":1,"end_timestamp":2},
+              7, "x", {"name": 5}, {"name":"bad attr","attributes":{"sentry.op":{"value":[1]}}}
+            ]}"#,
+        )
+        .unwrap();
+        let names: Vec<_> = c.spans.iter().map(|s| s.name.as_deref()).collect();
+        assert_eq!(
+            names,
+            [
+                Some("SELECT 1"),
+                Some("checkout"),
+                Some("remote child"),
+                Some("root without flag"),
+                Some("bad attr")
+            ]
+        );
+        let segments: Vec<_> = c
+            .spans
+            .iter()
+            .filter(|s| s.is_segment())
+            .map(|s| s.name.as_deref().unwrap())
+            .collect();
+        assert_eq!(segments, ["checkout", "root without flag", "bad attr"]);
+        let s = &c.spans[1];
+        assert_eq!(s.start_timestamp, Some(1_767_225_600.0));
+        assert_eq!(s.end_timestamp, Some(1_767_225_600.25));
+        assert_eq!(
+            (
+                s.op.as_deref(),
+                s.release.as_deref(),
+                s.environment.as_deref()
+            ),
+            (Some("task"), Some("app@1"), Some("prod"))
+        );
+        assert_eq!(c.spans[4].op, None);
+    }
+
+    #[test]
+    fn malformed_span_containers_are_refused() {
+        for bad in [
+            &b"[]"[..],
+            b"{}",
+            b"{\"items\":{}}",
+            b"\xff\xfe",
+            b"{\"items\":[1,",
+        ] {
+            assert!(SpanContainer::from_json(bad).is_err(), "{bad:?}");
+        }
+        let deep = format!(
+            "{{\"items\":[{}{}]}}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert!(SpanContainer::from_json(deep.as_bytes()).is_err());
+        let many = format!(
+            "{{\"items\":[{}]}}",
+            vec![r#"{"name":"s","start_timestamp":1,"end_timestamp":2}"#; 5000].join(",")
+        );
+        assert_eq!(
+            SpanContainer::from_json(many.as_bytes())
+                .unwrap()
+                .spans
+                .len(),
+            5000
+        );
+    }
+}

@@ -101,8 +101,8 @@ pub use envelope::{Envelope, EnvelopeHeaders, EventId, Item};
 pub use error::EnvelopeError;
 pub use extract::{
     CheckIn, CheckInStatus, EventInfo, Exception, Frame, IntervalUnit, LenientStr, MonitorConfig,
-    Schedule, Session, SessionAggregate, SessionAggregates, SessionAttributes, SessionStatus,
-    Timestamp, parse_rfc3339,
+    SPAN_V2_CONTENT_TYPE, Schedule, Session, SessionAggregate, SessionAggregates,
+    SessionAttributes, SessionStatus, SpanContainer, SpanV2, Timestamp, parse_rfc3339,
 };
 pub use grouping::{
     GROUPING_VERSION, Grouping, GroupingBasis, group, normalize_function, normalize_message,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use crate::backend::Lease;
 use crate::error::{Result, StoreError};
 use crate::model::*;
+use crate::query::*;
 use crate::secret;
 use crate::store::{Global, Scoped, Source, run};
 use crate::types::*;
@@ -754,9 +755,71 @@ pub trait ResultStore {
 
 /// Incidents and their timelines.
 pub trait IncidentStore {
-    /// Opens an incident with its first update.
+    /// Opens an incident with its first update. Manual incidents are published at once;
+    /// automatic ones wait for review (pages that hold automatic incidents show them only
+    /// after [`publish_incident`](Self::publish_incident)). An automatic incident affects every
+    /// component that shows its monitor.
     fn open_incident(&mut self, new: &NewIncident)
     -> impl Future<Output = Result<Incident>> + Send;
+
+    /// Opens an incident that affects `components` with their statuses (recorded on the
+    /// first update too).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if a component or the monitor is not in the workspace.
+    fn open_incident_affecting(
+        &mut self,
+        new: &NewIncident,
+        components: &[AffectedComponent],
+    ) -> impl Future<Output = Result<Incident>> + Send;
+
+    /// Posts an update, moving the incident to its status (resolved sets `resolved_at`) and
+    /// setting the status of the components it lists in the incident (adding them if they
+    /// were not affected); the changes are kept on the update.
+    fn post_incident_update(
+        &mut self,
+        id: IncidentId,
+        update: &NewIncidentUpdate,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<IncidentUpdate>> + Send;
+
+    /// Changes an incident's title and impact.
+    fn edit_incident(
+        &mut self,
+        id: IncidentId,
+        title: &str,
+        impact: Impact,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Incident>> + Send;
+
+    /// Releases an incident for pages that hold automatic incidents.
+    fn publish_incident(
+        &mut self,
+        id: IncidentId,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Incident>> + Send;
+
+    /// The components an incident affects with their status in it, by component id.
+    fn incident_component_statuses(
+        &mut self,
+        id: IncidentId,
+    ) -> impl Future<Output = Result<Vec<AffectedComponent>>> + Send;
+
+    /// The incidents a page shows, newest first, with their updates (newest first, each
+    /// with its component changes) and the page's components they affect (page order).
+    ///
+    /// An incident is on a page when it affects one of the page's components, when it is
+    /// automatic and a component of the page shows its monitor, or when it is manual and
+    /// affects no component at all (then it is on every page of the workspace). A page that
+    /// holds automatic incidents shows only published ones. A constant number of queries.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the page is not in the workspace.
+    fn page_incidents(
+        &mut self,
+        page: StatusPageId,
+        query: &PageIncidentQuery,
+    ) -> impl Future<Output = Result<Vec<IncidentDetail>>> + Send;
 
     /// An incident by id.
     fn incident(&mut self, id: IncidentId)
@@ -800,7 +863,7 @@ pub trait IncidentStore {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Incident>>> + Send;
 
-    /// An incident's updates, oldest first.
+    /// An incident's updates, oldest first, each with its component changes.
     fn incident_updates(
         &mut self,
         id: IncidentId,
@@ -906,6 +969,33 @@ pub trait NotificationStore {
         id: OutboxId,
         now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Puts a notification for a status-page subscriber in the outbox (call it on a
+    /// [`Tx`](crate::Tx) scope to commit it with the change that caused it).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the workspace has no such subscriber.
+    fn enqueue_subscriber_notification(
+        &mut self,
+        new: &NewSubscriberNotification,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Notification>> + Send;
+
+    /// The confirmed subscribers of every page that shows `incident`, ascending: pages with
+    /// one of its affected components, pages showing its monitor (automatic incidents), every
+    /// page of the workspace for a manual incident without components; a page holding
+    /// automatic incidents for review counts only once the incident is published.
+    fn incident_subscribers(
+        &mut self,
+        incident: IncidentId,
+    ) -> impl Future<Output = Result<Vec<SubscriberId>>> + Send;
+
+    /// A status-page subscriber by id, confirmed or not (the deliverer's view of an outbox
+    /// row's target).
+    fn outbox_subscriber(
+        &mut self,
+        id: SubscriberId,
+    ) -> impl Future<Output = Result<Option<Subscriber>>> + Send;
 }
 
 impl<S: Source> MemberStore for Scoped<S> {
@@ -1111,7 +1201,76 @@ impl<S: Source> ResultStore for Scoped<S> {
 impl<S: Source> IncidentStore for Scoped<S> {
     async fn open_incident(&mut self, new: &NewIncident) -> Result<Incident> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::incidents::open(c, ws, new).await)
+        run!(self.src, |c, ops| ops::incidents::open(c, ws, new, &[])
+            .await)
+    }
+
+    async fn open_incident_affecting(
+        &mut self,
+        new: &NewIncident,
+        components: &[AffectedComponent],
+    ) -> Result<Incident> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::open(
+            c, ws, new, components
+        )
+        .await)
+    }
+
+    async fn post_incident_update(
+        &mut self,
+        id: IncidentId,
+        update: &NewIncidentUpdate,
+        at: Timestamp,
+    ) -> Result<IncidentUpdate> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::post_update(
+            c, ws, id, update, at
+        )
+        .await)
+    }
+
+    async fn edit_incident(
+        &mut self,
+        id: IncidentId,
+        title: &str,
+        impact: Impact,
+        at: Timestamp,
+    ) -> Result<Incident> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::edit(
+            c, ws, id, title, impact, at
+        )
+        .await)
+    }
+
+    async fn publish_incident(&mut self, id: IncidentId, at: Timestamp) -> Result<Incident> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::publish(c, ws, id, at)
+            .await)
+    }
+
+    async fn incident_component_statuses(
+        &mut self,
+        id: IncidentId,
+    ) -> Result<Vec<AffectedComponent>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::component_statuses(
+            c, ws, id
+        )
+        .await)
+    }
+
+    async fn page_incidents(
+        &mut self,
+        page: StatusPageId,
+        query: &PageIncidentQuery,
+    ) -> Result<Vec<IncidentDetail>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::incidents::for_page(
+            c, ws, page, query
+        )
+        .await)
     }
 
     async fn incident(&mut self, id: IncidentId) -> Result<Option<Incident>> {
@@ -1143,8 +1302,13 @@ impl<S: Source> IncidentStore for Scoped<S> {
         at: Timestamp,
     ) -> Result<IncidentUpdate> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::incidents::add_update(
-            c, ws, id, status, message, at
+        let update = NewIncidentUpdate {
+            status,
+            message: message.to_owned(),
+            components: Vec::new(),
+        };
+        run!(self.src, |c, ops| ops::incidents::post_update(
+            c, ws, id, &update, at
         )
         .await)
     }
@@ -1156,13 +1320,13 @@ impl<S: Source> IncidentStore for Scoped<S> {
         message: &str,
     ) -> Result<IncidentUpdate> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::incidents::add_update(
-            c,
-            ws,
-            id,
-            IncidentStatus::Resolved,
-            message,
-            at
+        let update = NewIncidentUpdate {
+            status: IncidentStatus::Resolved,
+            message: message.to_owned(),
+            components: Vec::new(),
+        };
+        run!(self.src, |c, ops| ops::incidents::post_update(
+            c, ws, id, &update, at
         )
         .await)
     }
@@ -1246,6 +1410,31 @@ impl<S: Source> NotificationStore for Scoped<S> {
         run!(self.src, |c, ops| ops::notify::get(c, ws, id).await)
     }
 
+    async fn enqueue_subscriber_notification(
+        &mut self,
+        new: &NewSubscriberNotification,
+        now: Timestamp,
+    ) -> Result<Notification> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::enqueue_for_subscriber(
+            c, ws, new, now
+        )
+        .await)
+    }
+
+    async fn incident_subscribers(&mut self, incident: IncidentId) -> Result<Vec<SubscriberId>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::incident_subscribers(
+            c, ws, incident
+        )
+        .await)
+    }
+
+    async fn outbox_subscriber(&mut self, id: SubscriberId) -> Result<Option<Subscriber>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::notify::subscriber(c, ws, id).await)
+    }
+
     async fn notifications(
         &mut self,
         state: Option<OutboxState>,
@@ -1314,21 +1503,39 @@ impl<S: Source> NotificationStore for Scoped<S> {
 
 /// Status pages and what is on them.
 pub trait StatusPageStore {
-    /// Creates a page.
+    /// Creates a page (open: no password).
     ///
     /// # Errors
-    /// [`StoreError::Conflict`] if the slug or domain is taken (by any workspace).
+    /// [`StoreError::Conflict`] if the slug or a domain is taken (by any workspace);
+    /// [`StoreError::Invalid`] for an empty slug or title, a bad logo or footer URL, domain
+    /// or time zone.
     fn create_status_page(
         &mut self,
         new: &NewStatusPage,
         now: Timestamp,
     ) -> impl Future<Output = Result<StatusPage>> + Send;
 
-    /// Replaces a page's settings.
+    /// Replaces a page's settings and domains (its password stays).
+    ///
+    /// # Errors
+    /// As [`create_status_page`](Self::create_status_page), and [`StoreError::NotFound`].
     fn update_status_page(
         &mut self,
         id: StatusPageId,
         new: &NewStatusPage,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<StatusPage>> + Send;
+
+    /// Sets the page's password (argon2id; `None` opens the page). Every new password gets a
+    /// new, later `password_set_at`.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an empty password; [`StoreError::NotFound`].
+    fn set_status_page_password(
+        &mut self,
+        id: StatusPageId,
+        password: Option<&str>,
+        now: Timestamp,
     ) -> impl Future<Output = Result<StatusPage>> + Send;
 
     /// A page by id.
@@ -1349,7 +1556,33 @@ pub trait StatusPageStore {
         page: StatusPageId,
         name: &str,
         position: i64,
+        now: Timestamp,
     ) -> impl Future<Output = Result<ComponentGroup>> + Send;
+
+    /// A group by id.
+    fn component_group(
+        &mut self,
+        id: ComponentGroupId,
+    ) -> impl Future<Output = Result<Option<ComponentGroup>>> + Send;
+
+    /// Renames a group.
+    fn rename_component_group(
+        &mut self,
+        id: ComponentGroupId,
+        name: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<ComponentGroup>> + Send;
+
+    /// Orders a page's groups as listed (groups not listed keep their position).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if a group is not on the page; nothing changes then.
+    fn reorder_component_groups(
+        &mut self,
+        page: StatusPageId,
+        order: &[ComponentGroupId],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// A page's groups in order.
     fn component_groups(
@@ -1361,12 +1594,15 @@ pub trait StatusPageStore {
     fn delete_component_group(
         &mut self,
         id: ComponentGroupId,
+        now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Adds a component; page, group and monitor must be in the workspace.
+    /// Adds a component (status operational); page, group and monitor must be in the
+    /// workspace, the group on the page.
     fn create_component(
         &mut self,
         new: &NewComponent,
+        now: Timestamp,
     ) -> impl Future<Output = Result<Component>> + Send;
 
     /// A page's components in order.
@@ -1388,8 +1624,8 @@ pub trait StatusPageStore {
         key: &str,
     ) -> impl Future<Output = Result<Option<Component>>> + Send;
 
-    /// Replaces a component's group, monitor, key, name, description and position (its
-    /// page and status stay).
+    /// Replaces a component's group, monitor, key, name, description, position and display
+    /// flags (its page and status stay).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] if it, its group or its monitor is not in the workspace;
@@ -1398,24 +1634,31 @@ pub trait StatusPageStore {
         &mut self,
         id: ComponentId,
         new: &NewComponent,
+        now: Timestamp,
     ) -> impl Future<Output = Result<Component>> + Send;
 
-    /// Sets a component's status.
+    /// Sets a component's own status (what a manual component shows).
     fn set_component_status(
         &mut self,
         id: ComponentId,
         status: ComponentStatus,
-    ) -> impl Future<Output = Result<()>> + Send;
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Component>> + Send;
 
-    /// Orders a page's components as listed.
+    /// Orders a page's components as listed (components not listed keep their position).
     fn reorder_components(
         &mut self,
         page: StatusPageId,
         order: &[ComponentId],
+        now: Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes a component.
-    fn delete_component(&mut self, id: ComponentId) -> impl Future<Output = Result<()>> + Send;
+    fn delete_component(
+        &mut self,
+        id: ComponentId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Schedules a maintenance window (one-off or recurring) on some components.
     fn create_maintenance(
@@ -1462,10 +1705,20 @@ pub trait StatusPageStore {
         monitor: MonitorId,
     ) -> impl Future<Output = Result<Vec<Maintenance>>> + Send;
 
+    /// Windows that end after `after` and cover the page (linked to one of its components,
+    /// or directly to a monitor that one of its components shows), by start. Their
+    /// `components` list every linked component, also those of other pages.
+    fn maintenances_for_page(
+        &mut self,
+        page: StatusPageId,
+        after: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Maintenance>>> + Send;
+
     /// Deletes a window.
     fn delete_maintenance(&mut self, id: MaintenanceId) -> impl Future<Output = Result<()>> + Send;
 
-    /// Subscribes an email address or webhook to a page (unconfirmed).
+    /// Subscribes an email address or webhook to a page (unconfirmed), with a new random
+    /// link token.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] if already subscribed.
@@ -1477,8 +1730,12 @@ pub trait StatusPageStore {
         now: Timestamp,
     ) -> impl Future<Output = Result<Subscriber>> + Send;
 
-    /// Marks a subscriber confirmed.
-    fn confirm_subscriber(&mut self, id: SubscriberId) -> impl Future<Output = Result<()>> + Send;
+    /// Marks a subscriber confirmed (`confirmed_at` is kept from the first time).
+    fn confirm_subscriber(
+        &mut self,
+        id: SubscriberId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// A page's subscribers.
     fn subscribers(
@@ -1488,6 +1745,64 @@ pub trait StatusPageStore {
 
     /// Removes a subscriber.
     fn remove_subscriber(&mut self, id: SubscriberId) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The global side of status pages: finding a page for a public request (by slug or custom
+/// domain), checking its password, and finding a subscriber by the token in a link.
+pub trait PageDirectory {
+    /// The page with this slug (any workspace).
+    fn status_page_by_slug(
+        &mut self,
+        slug: &str,
+    ) -> impl Future<Output = Result<Option<StatusPage>>> + Send;
+
+    /// The page served at this custom domain (compared lowercase, a trailing dot ignored;
+    /// strip any port first).
+    fn status_page_by_domain(
+        &mut self,
+        domain: &str,
+    ) -> impl Future<Output = Result<Option<StatusPage>>> + Send;
+
+    /// Whether `password` opens the page (argon2id, off the async threads); false for an
+    /// open or unknown page.
+    fn verify_status_page_password(
+        &mut self,
+        page: StatusPageId,
+        password: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The subscriber whose confirm/unsubscribe link carries this token.
+    fn subscriber_by_token(
+        &mut self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<Subscriber>>> + Send;
+}
+
+impl<S: Source> PageDirectory for Global<S> {
+    async fn status_page_by_slug(&mut self, slug: &str) -> Result<Option<StatusPage>> {
+        run!(self.src, |c, ops| ops::pages::page_by_slug(c, slug).await)
+    }
+
+    async fn status_page_by_domain(&mut self, domain: &str) -> Result<Option<StatusPage>> {
+        run!(self.src, |c, ops| ops::pages::page_by_domain(c, domain)
+            .await)
+    }
+
+    async fn verify_status_page_password(
+        &mut self,
+        page: StatusPageId,
+        password: &str,
+    ) -> Result<bool> {
+        run!(self.src, |c, ops| ops::pages::verify_page_password(
+            c, page, password
+        )
+        .await)
+    }
+
+    async fn subscriber_by_token(&mut self, token: &str) -> Result<Option<Subscriber>> {
+        run!(self.src, |c, ops| ops::pages::subscriber_by_token(c, token)
+            .await)
+    }
 }
 
 /// Error-tracking and cron ingest owned by a workspace.
@@ -1650,6 +1965,117 @@ pub trait IngestStore {
         project: ProjectId,
         event_id: &str,
     ) -> impl Future<Output = Result<Vec<Attachment>>> + Send;
+
+    /// Stores a batch of events (each with its own project); returns each one's row id in
+    /// input order, `None` for a duplicate event id (already stored, or earlier in the batch).
+    fn insert_events(
+        &mut self,
+        batch: &[NewEvent],
+    ) -> impl Future<Output = Result<Vec<Option<EventRowId>>>> + Send;
+
+    /// Points stored events at their issue.
+    fn assign_issue(
+        &mut self,
+        issue: IssueId,
+        events: &[EventRowId],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds distinct user hashes to an issue; returns how many were new (and counted on
+    /// `user_count`).
+    fn add_issue_users(
+        &mut self,
+        issue: IssueId,
+        users: &[i64],
+    ) -> impl Future<Output = Result<i64>> + Send;
+
+    /// How many events of an issue happened at or after `since`.
+    fn issue_events_since(
+        &mut self,
+        issue: IssueId,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Notes a frequency alert on an issue unless one was noted at or after `quiet_since`;
+    /// `true` when this call noted it.
+    fn claim_frequency_alert(
+        &mut self,
+        issue: IssueId,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// A project's processing settings (retention, frequency alerts).
+    fn project_processing(
+        &mut self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Option<ProjectProcessing>>> + Send;
+
+    /// Replaces a project's processing settings.
+    fn set_project_processing(
+        &mut self,
+        project: ProjectId,
+        settings: &ProjectProcessing,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds distinct session users to their hourly buckets (keeping each one's worst status).
+    fn add_session_users(
+        &mut self,
+        batch: &[SessionUser],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Distinct and crashed session users per release and environment, buckets in
+    /// `[from, to)`.
+    fn session_user_counts(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<SessionUserCounts>>> + Send;
+
+    /// Adds client-report counts.
+    fn add_client_reports(
+        &mut self,
+        batch: &[ClientReportCount],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A project's client-report counts with buckets in `[from, to)`.
+    fn client_reports(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<ClientReportCount>>> + Send;
+
+    /// Stores user feedback.
+    fn insert_feedback(
+        &mut self,
+        new: &NewFeedback,
+    ) -> impl Future<Output = Result<Feedback>> + Send;
+
+    /// A project's feedback, newest first; with `event_id`, only feedback about that event.
+    fn feedback(
+        &mut self,
+        project: ProjectId,
+        event_id: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Feedback>>> + Send;
+
+    /// The cron monitor of a project's slug.
+    fn cron_monitor(
+        &mut self,
+        project: ProjectId,
+        slug: &str,
+    ) -> impl Future<Output = Result<Option<CronMonitor>>> + Send;
+
+    /// Links a project's cron slug to a heartbeat monitor, or updates the link.
+    fn upsert_cron_monitor(
+        &mut self,
+        project: ProjectId,
+        slug: &str,
+        monitor: MonitorId,
+        config: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CronMonitor>> + Send;
 }
 
 /// The global side of ingest: key lookup for authentication, public page lookup, and the
@@ -1663,6 +2089,54 @@ pub trait IngestQueue {
 
     /// Every active DSN key, to fill an ingest cache.
     fn active_dsn_keys(&mut self) -> impl Future<Output = Result<Vec<DsnKey>>> + Send;
+
+    /// Makes a batch of received envelopes durable in one transaction (the ingest endpoint's
+    /// group commit): each manifest joins the processing queue with its inline body, if any.
+    /// Returns the new ids in batch order. Workspaces and projects are not checked against
+    /// each other here: the caller takes both from the authenticated DSN key.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an item type containing a comma; a database error (for
+    /// example a project deleted meanwhile) fails the whole batch.
+    fn record_envelopes(
+        &mut self,
+        batch: &[DurableEnvelope],
+    ) -> impl Future<Output = Result<Vec<EnvelopeId>>> + Send;
+
+    /// An envelope's raw bytes (as the endpoint parsed them, after any `Content-Encoding`
+    /// was decoded), whichever way they are stored: inline in the manifest row or in `blobs`
+    /// under its blob key. `None` when the manifest is gone.
+    ///
+    /// # Errors
+    /// [`StoreError::BlobNotFound`] when the blob is gone, [`StoreError::Corrupt`] when an
+    /// inline body does not decompress to its recorded size.
+    fn envelope_body(
+        &mut self,
+        id: EnvelopeId,
+        blobs: &dyn crate::blob::BlobStore,
+    ) -> impl Future<Output = Result<Option<bytes::Bytes>>> + Send;
+
+    /// The raw bytes of several envelopes at once (one query per 1,000 ids), as
+    /// [`IngestQueue::envelope_body`] gives them one by one: each id with its bytes, `Ok(None)`
+    /// when its manifest is gone, or its own error (a missing blob, a corrupt inline body).
+    ///
+    /// # Errors
+    /// A database error reading the manifests.
+    fn envelope_bodies(
+        &mut self,
+        ids: &[EnvelopeId],
+        blobs: &dyn crate::blob::BlobStore,
+    ) -> impl Future<Output = Result<Vec<(EnvelopeId, Result<Option<bytes::Bytes>>)>>> + Send;
+
+    /// Marks claimed envelopes processed (a batch at a time).
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] if `node` does not hold all of them.
+    fn complete_envelopes(
+        &mut self,
+        ids: &[EnvelopeId],
+        node: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// The status page served at a slug or custom domain (custom domain wins).
     fn status_page_by_address(
@@ -1713,6 +2187,163 @@ pub trait IngestQueue {
         before: Timestamp,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// Every project's retention settings, for the retention job.
+    fn project_retentions(&mut self) -> impl Future<Output = Result<Vec<ProjectRetention>>> + Send;
+
+    /// Deletes up to `limit` of a project's events that happened before `before` and up to
+    /// `limit` of its attachments stored before it; returns the events deleted and the
+    /// attachments' blob keys, for the caller to delete.
+    fn delete_expired_events(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<(u64, Vec<String>)>> + Send;
+
+    /// Deletes up to `limit` of a project's processed envelopes received before `before`
+    /// that no stored event points into; returns how many and their (non-empty) blob keys,
+    /// for the caller to delete.
+    fn delete_expired_envelopes(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<(u64, Vec<String>)>> + Send;
+}
+
+/// The ingest query API's reads, and its management writes: projects, DSN keys, issue search
+/// and bulk status, attachments, transaction statistics, release health, cron monitors.
+pub trait IngestQuery {
+    /// Renames a project and sets its platform.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the project is not in the workspace.
+    fn update_project(
+        &mut self,
+        id: ProjectId,
+        name: &str,
+        platform: Option<&str>,
+    ) -> impl Future<Output = Result<Project>> + Send;
+
+    /// Deletes a project with its keys, envelopes, issues, events, transactions, sessions,
+    /// check-ins and attachments; returns the blob keys they pointed to, for the caller to
+    /// delete from blob storage.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the project is not in the workspace.
+    fn delete_project(&mut self, id: ProjectId)
+    -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// A DSN key of a project.
+    fn dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+    ) -> impl Future<Output = Result<Option<DsnKey>>> + Send;
+
+    /// Sets a key's label, status and rate limit.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the key is not one of the project's.
+    fn set_dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+        label: &str,
+        status: KeyStatus,
+        rate_limit_per_minute: Option<i64>,
+    ) -> impl Future<Output = Result<DsnKey>> + Send;
+
+    /// Replaces a key with a new random one (same label and rate limit) and disables the old
+    /// one at once, in one transaction; returns the new key.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the key is not one of the project's.
+    fn rotate_dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<DsnKey>> + Send;
+
+    /// Deletes a key for good.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the key is not one of the project's.
+    fn delete_dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A page of a project's issues matching `filter`.
+    fn search_issues(
+        &mut self,
+        filter: &IssueFilter,
+    ) -> impl Future<Output = Result<IssuePage>> + Send;
+
+    /// An issue of a project.
+    fn project_issue(
+        &mut self,
+        project: ProjectId,
+        id: IssueId,
+    ) -> impl Future<Output = Result<Option<Issue>>> + Send;
+
+    /// Sets the status of several issues of a project in one transaction (as
+    /// [`IngestStore::set_issue_status`] does for one); returns them afterwards, in order.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if one is not the project's; nothing changes then.
+    fn set_issues_status(
+        &mut self,
+        project: ProjectId,
+        ids: &[IssueId],
+        status: IssueStatus,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Issue>>> + Send;
+
+    /// An attachment of a project by id.
+    fn attachment(
+        &mut self,
+        project: ProjectId,
+        id: AttachmentId,
+    ) -> impl Future<Output = Result<Option<Attachment>>> + Send;
+
+    /// Per transaction name over `[from, to)`: count, failures, p50/p95/p99 and mean
+    /// duration (quantiles within [`crate::LatencySketch::RELATIVE_ERROR`]); busiest first.
+    fn transaction_summaries(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<TransactionSummary>>> + Send;
+
+    /// One transaction name's statistics per `bucket` over `[from, to)`, buckets starting at
+    /// `from`, empty ones included.
+    fn transaction_series(
+        &mut self,
+        project: ProjectId,
+        name: &str,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: Duration,
+    ) -> impl Future<Output = Result<Vec<TransactionBucket>>> + Send;
+
+    /// Session counts per release and environment over buckets in `[from, to)`, most recently
+    /// seen first.
+    fn release_health(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<Vec<ReleaseHealth>>> + Send;
+
+    /// A project's cron monitors (every slug with a check-in) with their latest check-in.
+    fn cron_summaries(
+        &mut self,
+        project: ProjectId,
+    ) -> impl Future<Output = Result<Vec<CronSummary>>> + Send;
 }
 
 impl<S: Source> StatusPageStore for Scoped<S> {
@@ -1730,10 +2361,26 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         &mut self,
         id: StatusPageId,
         new: &NewStatusPage,
+        now: Timestamp,
     ) -> Result<StatusPage> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::pages::update_page(c, ws, id, new)
-            .await)
+        run!(self.src, |c, ops| ops::pages::update_page(
+            c, ws, id, new, now
+        )
+        .await)
+    }
+
+    async fn set_status_page_password(
+        &mut self,
+        id: StatusPageId,
+        password: Option<&str>,
+        now: Timestamp,
+    ) -> Result<StatusPage> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::set_page_password(
+            c, ws, id, password, now
+        )
+        .await)
     }
 
     async fn status_page(&mut self, id: StatusPageId) -> Result<Option<StatusPage>> {
@@ -1756,10 +2403,42 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         page: StatusPageId,
         name: &str,
         position: i64,
+        now: Timestamp,
     ) -> Result<ComponentGroup> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::create_group(
-            c, ws, page, name, position
+            c, ws, page, name, position, now
+        )
+        .await)
+    }
+
+    async fn component_group(&mut self, id: ComponentGroupId) -> Result<Option<ComponentGroup>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::group(c, ws, id).await)
+    }
+
+    async fn rename_component_group(
+        &mut self,
+        id: ComponentGroupId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<ComponentGroup> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::rename_group(
+            c, ws, id, name, now
+        )
+        .await)
+    }
+
+    async fn reorder_component_groups(
+        &mut self,
+        page: StatusPageId,
+        order: &[ComponentGroupId],
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::reorder_groups(
+            c, ws, page, order, now
         )
         .await)
     }
@@ -1769,15 +2448,18 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         run!(self.src, |c, ops| ops::pages::groups(c, ws, page).await)
     }
 
-    async fn delete_component_group(&mut self, id: ComponentGroupId) -> Result<()> {
+    async fn delete_component_group(&mut self, id: ComponentGroupId, now: Timestamp) -> Result<()> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::pages::delete_group(c, ws, id).await)
+        run!(self.src, |c, ops| ops::pages::delete_group(c, ws, id, now)
+            .await)
     }
 
-    async fn create_component(&mut self, new: &NewComponent) -> Result<Component> {
+    async fn create_component(&mut self, new: &NewComponent, now: Timestamp) -> Result<Component> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::pages::create_component(c, ws, new)
-            .await)
+        run!(self.src, |c, ops| ops::pages::create_component(
+            c, ws, new, now
+        )
+        .await)
     }
 
     async fn components(&mut self, page: StatusPageId) -> Result<Vec<Component>> {
@@ -1802,10 +2484,15 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         .await)
     }
 
-    async fn update_component(&mut self, id: ComponentId, new: &NewComponent) -> Result<Component> {
+    async fn update_component(
+        &mut self,
+        id: ComponentId,
+        new: &NewComponent,
+        now: Timestamp,
+    ) -> Result<Component> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::update_component(
-            c, ws, id, new
+            c, ws, id, new, now
         )
         .await)
     }
@@ -1814,10 +2501,11 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         &mut self,
         id: ComponentId,
         status: ComponentStatus,
-    ) -> Result<()> {
+        now: Timestamp,
+    ) -> Result<Component> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::set_component_status(
-            c, ws, id, status
+            c, ws, id, status, now
         )
         .await)
     }
@@ -1826,18 +2514,21 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         &mut self,
         page: StatusPageId,
         order: &[ComponentId],
+        now: Timestamp,
     ) -> Result<()> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::reorder_components(
-            c, ws, page, order
+            c, ws, page, order, now
         )
         .await)
     }
 
-    async fn delete_component(&mut self, id: ComponentId) -> Result<()> {
+    async fn delete_component(&mut self, id: ComponentId, now: Timestamp) -> Result<()> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::pages::delete_component(c, ws, id)
-            .await)
+        run!(self.src, |c, ops| ops::pages::delete_component(
+            c, ws, id, now
+        )
+        .await)
     }
 
     async fn create_maintenance(
@@ -1899,6 +2590,18 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         .await)
     }
 
+    async fn maintenances_for_page(
+        &mut self,
+        page: StatusPageId,
+        after: Timestamp,
+    ) -> Result<Vec<Maintenance>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::pages::maintenances_for_page(
+            c, ws, page, after
+        )
+        .await)
+    }
+
     async fn delete_maintenance(&mut self, id: MaintenanceId) -> Result<()> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::pages::delete_maintenance(c, ws, id)
@@ -1919,10 +2622,12 @@ impl<S: Source> StatusPageStore for Scoped<S> {
         .await)
     }
 
-    async fn confirm_subscriber(&mut self, id: SubscriberId) -> Result<()> {
+    async fn confirm_subscriber(&mut self, id: SubscriberId, now: Timestamp) -> Result<()> {
         let ws = self.ws;
-        run!(self.src, |c, ops| ops::pages::confirm_subscriber(c, ws, id)
-            .await)
+        run!(self.src, |c, ops| ops::pages::confirm_subscriber(
+            c, ws, id, now
+        )
+        .await)
     }
 
     async fn subscribers(&mut self, page: StatusPageId) -> Result<Vec<Subscriber>> {
@@ -2184,6 +2889,164 @@ impl<S: Source> IngestStore for Scoped<S> {
         )
         .await)
     }
+
+    async fn insert_events(&mut self, batch: &[NewEvent]) -> Result<Vec<Option<EventRowId>>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_events(c, ws, batch)
+            .await)
+    }
+
+    async fn assign_issue(&mut self, issue: IssueId, events: &[EventRowId]) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::assign_issue(
+            c, ws, issue, events
+        )
+        .await)
+    }
+
+    async fn add_issue_users(&mut self, issue: IssueId, users: &[i64]) -> Result<i64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::add_issue_users(
+            c, ws, issue, users
+        )
+        .await)
+    }
+
+    async fn issue_events_since(&mut self, issue: IssueId, since: Timestamp) -> Result<i64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::issue_events_since(
+            c, ws, issue, since
+        )
+        .await)
+    }
+
+    async fn claim_frequency_alert(
+        &mut self,
+        issue: IssueId,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::claim_frequency_alert(
+            c,
+            ws,
+            issue,
+            now,
+            quiet_since
+        )
+        .await)
+    }
+
+    async fn project_processing(
+        &mut self,
+        project: ProjectId,
+    ) -> Result<Option<ProjectProcessing>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::project_processing(
+            c, ws, project
+        )
+        .await)
+    }
+
+    async fn set_project_processing(
+        &mut self,
+        project: ProjectId,
+        settings: &ProjectProcessing,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::set_project_processing(
+            c, ws, project, settings
+        )
+        .await)
+    }
+
+    async fn add_session_users(&mut self, batch: &[SessionUser]) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::add_session_users(
+            c, ws, batch
+        )
+        .await)
+    }
+
+    async fn session_user_counts(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<SessionUserCounts>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::session_user_counts(
+            c, ws, project, from, to
+        )
+        .await)
+    }
+
+    async fn add_client_reports(&mut self, batch: &[ClientReportCount]) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::add_client_reports(
+            c, ws, batch
+        )
+        .await)
+    }
+
+    async fn client_reports(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ClientReportCount>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::client_reports(
+            c, ws, project, from, to
+        )
+        .await)
+    }
+
+    async fn insert_feedback(&mut self, new: &NewFeedback) -> Result<Feedback> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::insert_feedback(c, ws, new)
+            .await)
+    }
+
+    async fn feedback(
+        &mut self,
+        project: ProjectId,
+        event_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Feedback>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::feedback(
+            c, ws, project, event_id, limit
+        )
+        .await)
+    }
+
+    async fn cron_monitor(
+        &mut self,
+        project: ProjectId,
+        slug: &str,
+    ) -> Result<Option<CronMonitor>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::cron_monitor(
+            c, ws, project, slug
+        )
+        .await)
+    }
+
+    async fn upsert_cron_monitor(
+        &mut self,
+        project: ProjectId,
+        slug: &str,
+        monitor: MonitorId,
+        config: Option<&str>,
+        now: Timestamp,
+    ) -> Result<CronMonitor> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::upsert_cron_monitor(
+            c, ws, project, slug, monitor, config, now
+        )
+        .await)
+    }
 }
 
 impl<S: Source> IngestQueue for Global<S> {
@@ -2196,6 +3059,71 @@ impl<S: Source> IngestQueue for Global<S> {
 
     async fn active_dsn_keys(&mut self) -> Result<Vec<DsnKey>> {
         run!(self.src, |c, ops| ops::ingest::active_dsn_keys(c).await)
+    }
+
+    async fn record_envelopes(&mut self, batch: &[DurableEnvelope]) -> Result<Vec<EnvelopeId>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        run!(self.src, |c, ops| ops::ingest_commit::record_envelopes(
+            c, batch
+        )
+        .await)
+    }
+
+    async fn envelope_body(
+        &mut self,
+        id: EnvelopeId,
+        blobs: &dyn crate::blob::BlobStore,
+    ) -> Result<Option<bytes::Bytes>> {
+        let stored = run!(self.src, |c, ops| ops::ingest_commit::stored_body(c, id)
+            .await)?;
+        let Some((blob_key, size, inline)) = stored else {
+            return Ok(None);
+        };
+        let mut unpacker = zstd::bulk::Decompressor::new().map_err(|e| StoreError::Corrupt {
+            column: "envelopes.body",
+            problem: e.to_string(),
+        })?;
+        unpack_body(&mut unpacker, &blob_key, size, inline, blobs)
+            .await
+            .map(Some)
+    }
+
+    async fn envelope_bodies(
+        &mut self,
+        ids: &[EnvelopeId],
+        blobs: &dyn crate::blob::BlobStore,
+    ) -> Result<Vec<(EnvelopeId, Result<Option<bytes::Bytes>>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = run!(self.src, |c, ops| ops::ingest::stored_bodies(c, ids).await)?;
+        let mut unpacker = zstd::bulk::Decompressor::new().map_err(|e| StoreError::Corrupt {
+            column: "envelopes.body",
+            problem: e.to_string(),
+        })?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for (id, blob_key, size, inline) in rows {
+            found.insert(
+                id,
+                unpack_body(&mut unpacker, &blob_key, size, inline, blobs).await,
+            );
+        }
+        Ok(ids
+            .iter()
+            .map(|id| (*id, found.remove(id).transpose()))
+            .collect())
+    }
+
+    async fn complete_envelopes(&mut self, ids: &[EnvelopeId], node: &str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        run!(self.src, |c, ops| ops::ingest::complete_envelopes(
+            c, ids, node
+        )
+        .await)
     }
 
     async fn status_page_by_address(&mut self, address: &str) -> Result<Option<StatusPage>> {
@@ -2258,4 +3186,333 @@ impl<S: Source> IngestQueue for Global<S> {
         )
         .await)
     }
+
+    async fn project_retentions(&mut self) -> Result<Vec<ProjectRetention>> {
+        run!(self.src, |c, ops| ops::ingest::project_retentions(c).await)
+    }
+
+    async fn delete_expired_events(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<(u64, Vec<String>)> {
+        run!(self.src, |c, ops| ops::ingest::delete_expired_events(
+            c, project, before, limit
+        )
+        .await)
+    }
+
+    async fn delete_expired_envelopes(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<(u64, Vec<String>)> {
+        run!(self.src, |c, ops| ops::ingest::delete_expired_envelopes(
+            c, project, before, limit
+        )
+        .await)
+    }
+}
+
+impl<S: Source> IngestQuery for Scoped<S> {
+    async fn update_project(
+        &mut self,
+        id: ProjectId,
+        name: &str,
+        platform: Option<&str>,
+    ) -> Result<Project> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::update_project(
+            c, ws, id, name, platform
+        )
+        .await)
+    }
+
+    async fn delete_project(&mut self, id: ProjectId) -> Result<Vec<String>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::delete_project(
+            c, ws, id
+        )
+        .await)
+    }
+
+    async fn dsn_key(&mut self, project: ProjectId, id: DsnKeyId) -> Result<Option<DsnKey>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::dsn_key(
+            c, ws, project, id
+        )
+        .await)
+    }
+
+    async fn set_dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+        label: &str,
+        status: KeyStatus,
+        rate_limit_per_minute: Option<i64>,
+    ) -> Result<DsnKey> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::set_dsn_key(
+            c,
+            ws,
+            project,
+            id,
+            label,
+            status,
+            rate_limit_per_minute
+        )
+        .await)
+    }
+
+    async fn rotate_dsn_key(
+        &mut self,
+        project: ProjectId,
+        id: DsnKeyId,
+        now: Timestamp,
+    ) -> Result<DsnKey> {
+        let ws = self.ws;
+        let public_key = secret::new_public_key()?;
+        run!(self.src, |c, ops| ops::ingest_query::rotate_dsn_key(
+            c,
+            ws,
+            project,
+            id,
+            &public_key,
+            now
+        )
+        .await)
+    }
+
+    async fn delete_dsn_key(&mut self, project: ProjectId, id: DsnKeyId) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::delete_dsn_key(
+            c, ws, project, id
+        )
+        .await)
+    }
+
+    async fn search_issues(&mut self, filter: &IssueFilter) -> Result<IssuePage> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::search_issues(
+            c, ws, filter
+        )
+        .await)
+    }
+
+    async fn project_issue(&mut self, project: ProjectId, id: IssueId) -> Result<Option<Issue>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::project_issue(
+            c, ws, project, id
+        )
+        .await)
+    }
+
+    async fn set_issues_status(
+        &mut self,
+        project: ProjectId,
+        ids: &[IssueId],
+        status: IssueStatus,
+        now: Timestamp,
+    ) -> Result<Vec<Issue>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::set_issues_status(
+            c, ws, project, ids, status, now
+        )
+        .await)
+    }
+
+    async fn attachment(
+        &mut self,
+        project: ProjectId,
+        id: AttachmentId,
+    ) -> Result<Option<Attachment>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::attachment(
+            c, ws, project, id
+        )
+        .await)
+    }
+
+    async fn transaction_summaries(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<TransactionSummary>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::transaction_summaries(
+            c, ws, project, from, to
+        )
+        .await)
+    }
+
+    async fn transaction_series(
+        &mut self,
+        project: ProjectId,
+        name: &str,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: Duration,
+    ) -> Result<Vec<TransactionBucket>> {
+        let ws = self.ws;
+        let bucket_ms = i64::try_from(bucket.as_millis()).unwrap_or(i64::MAX);
+        run!(self.src, |c, ops| ops::ingest_query::transaction_series(
+            c, ws, project, name, from, to, bucket_ms
+        )
+        .await)
+    }
+
+    async fn release_health(
+        &mut self,
+        project: ProjectId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<ReleaseHealth>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::release_health(
+            c, ws, project, from, to
+        )
+        .await)
+    }
+
+    async fn cron_summaries(&mut self, project: ProjectId) -> Result<Vec<CronSummary>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::cron_summaries(
+            c, ws, project
+        )
+        .await)
+    }
+}
+
+/// The state ingest keeps so that repeated SDK updates count once: individual sessions by
+/// `sid`, and check-ins updated in place by `check_in_id`.
+pub trait IngestDedup {
+    /// The stored state of a session, inserting `initial` when there is none. On PostgreSQL
+    /// the row stays locked until the transaction ends, so concurrent workers count one
+    /// session's updates one after the other.
+    fn lock_session_state(
+        &mut self,
+        initial: &SessionState,
+    ) -> impl Future<Output = Result<SessionState>> + Send;
+
+    /// Inserts or replaces the state of a session.
+    fn put_session_state(
+        &mut self,
+        state: &SessionState,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The check-in a later update changes: the row with `check_in_id` for the slug, or with
+    /// `None` (the nil id) the slug's latest check-in still in progress.
+    fn check_in_to_update(
+        &mut self,
+        project: ProjectId,
+        monitor_slug: &str,
+        check_in_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<CheckIn>>> + Send;
+
+    /// Applies a later update to a stored check-in.
+    fn update_check_in(
+        &mut self,
+        id: CheckInId,
+        update: &CheckInUpdate,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl<S: Source> IngestDedup for Scoped<S> {
+    async fn lock_session_state(&mut self, initial: &SessionState) -> Result<SessionState> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| {
+            ops::ingest_dedup::lock_session_state(c, ws, initial).await
+        })
+    }
+
+    async fn put_session_state(&mut self, state: &SessionState) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_dedup::put_session_state(
+            c, ws, state
+        )
+        .await)
+    }
+
+    async fn check_in_to_update(
+        &mut self,
+        project: ProjectId,
+        monitor_slug: &str,
+        check_in_id: Option<&str>,
+    ) -> Result<Option<CheckIn>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_dedup::check_in_to_update(
+            c,
+            ws,
+            project,
+            monitor_slug,
+            check_in_id
+        )
+        .await)
+    }
+
+    async fn update_check_in(&mut self, id: CheckInId, update: &CheckInUpdate) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_dedup::update_check_in(
+            c, ws, id, update
+        )
+        .await)
+    }
+}
+
+/// Retention of the de-duplication state (global: the retention job runs for every project).
+pub trait IngestDedupRetention {
+    /// Deletes up to `limit` of a project's session states last updated before `before`;
+    /// returns how many.
+    fn delete_expired_session_states(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl<S: Source> IngestDedupRetention for Global<S> {
+    async fn delete_expired_session_states(
+        &mut self,
+        project: ProjectId,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<u64> {
+        run!(self.src, |c, ops| {
+            ops::ingest_dedup::delete_expired_session_states(c, project, before, limit).await
+        })
+    }
+}
+
+/// An envelope's raw bytes from its stored form: the inline zstd frame (checked against the
+/// recorded size), else the blob under `blob_key`.
+async fn unpack_body(
+    unpacker: &mut zstd::bulk::Decompressor<'_>,
+    blob_key: &str,
+    size: i64,
+    inline: Option<Vec<u8>>,
+    blobs: &dyn crate::blob::BlobStore,
+) -> Result<bytes::Bytes> {
+    let Some(packed) = inline else {
+        return blobs.get(blob_key).await;
+    };
+    let bad = |problem: String| StoreError::Corrupt {
+        column: "envelopes.body",
+        problem,
+    };
+    let size = usize::try_from(size).map_err(|_| bad(format!("size {size}")))?;
+    let raw = unpacker
+        .decompress(&packed, size)
+        .map_err(|e| bad(e.to_string()))?;
+    if raw.len() != size {
+        return Err(bad(format!(
+            "decompressed to {} bytes, recorded size {size}",
+            raw.len()
+        )));
+    }
+    Ok(bytes::Bytes::from(raw))
 }

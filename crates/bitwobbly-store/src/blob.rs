@@ -14,22 +14,25 @@ use bytes::Bytes;
 
 use crate::error::{Result, StoreError};
 
-/// Where raw payloads live.
-pub trait BlobStore: Send + Sync {
+/// A boxed, sendable future, so that [`BlobStore`] works as `dyn BlobStore`.
+pub type BlobFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// Where raw payloads live. Dyn-compatible: servers keep an `Arc<dyn BlobStore>`.
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores `bytes` under `key`; when it returns, the blob is durable.
     ///
     /// # Errors
     /// [`StoreError::Invalid`] for a bad key, [`StoreError::Blob`] for an I/O failure.
-    fn put(&self, key: &str, bytes: Bytes) -> impl Future<Output = Result<()>> + Send;
+    fn put<'a>(&'a self, key: &'a str, bytes: Bytes) -> BlobFuture<'a, ()>;
 
     /// Reads the blob under `key`.
     ///
     /// # Errors
     /// [`StoreError::BlobNotFound`] if there is none.
-    fn get(&self, key: &str) -> impl Future<Output = Result<Bytes>> + Send;
+    fn get<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Bytes>;
 
     /// Deletes the blob under `key`; deleting a missing blob succeeds.
-    fn delete(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
+    fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()>;
 }
 
 /// Checks a blob key's shape.
@@ -103,7 +106,21 @@ impl FsBlobStore {
 }
 
 impl BlobStore for FsBlobStore {
-    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+    fn put<'a>(&'a self, key: &'a str, bytes: Bytes) -> BlobFuture<'a, ()> {
+        Box::pin(self.put_file(key, bytes))
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Bytes> {
+        Box::pin(self.get_file(key))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()> {
+        Box::pin(self.delete_file(key))
+    }
+}
+
+impl FsBlobStore {
+    async fn put_file(&self, key: &str, bytes: Bytes) -> Result<()> {
         let path = self.path_of(key)?;
         let tmp_dir = self.root.join("tmp");
         let key_owned = key.to_owned();
@@ -137,7 +154,7 @@ impl BlobStore for FsBlobStore {
         .map_err(|e| io_err("put", &key_owned, e))
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes> {
+    async fn get_file(&self, key: &str) -> Result<Bytes> {
         let path = self.path_of(key)?;
         tokio::fs::read(&path)
             .await
@@ -145,7 +162,7 @@ impl BlobStore for FsBlobStore {
             .map_err(|e| io_err("get", key, e))
     }
 
-    async fn delete(&self, key: &str) -> Result<()> {
+    async fn delete_file(&self, key: &str) -> Result<()> {
         let path = self.path_of(key)?;
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
@@ -165,7 +182,7 @@ mod s3 {
     use object_store::path::Path as ObjectPath;
     use object_store::{ObjectStoreExt as _, PutPayload};
 
-    use super::{BlobStore, validate_key};
+    use super::{BlobFuture, BlobStore, validate_key};
     use crate::error::{Result, StoreError};
 
     /// Where an S3-compatible bucket is and how to sign requests to it.
@@ -256,7 +273,21 @@ mod s3 {
     }
 
     impl BlobStore for S3BlobStore {
-        async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        fn put<'a>(&'a self, key: &'a str, bytes: Bytes) -> BlobFuture<'a, ()> {
+            Box::pin(self.put_object(key, bytes))
+        }
+
+        fn get<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Bytes> {
+            Box::pin(self.get_object(key))
+        }
+
+        fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()> {
+            Box::pin(self.delete_object(key))
+        }
+    }
+
+    impl S3BlobStore {
+        async fn put_object(&self, key: &str, bytes: Bytes) -> Result<()> {
             validate_key(key)?;
             self.inner
                 .put(&ObjectPath::from(key), PutPayload::from(bytes))
@@ -265,7 +296,7 @@ mod s3 {
             Ok(())
         }
 
-        async fn get(&self, key: &str) -> Result<Bytes> {
+        async fn get_object(&self, key: &str) -> Result<Bytes> {
             validate_key(key)?;
             let got = self
                 .inner
@@ -275,7 +306,7 @@ mod s3 {
             got.bytes().await.map_err(|e| err("get", key, e))
         }
 
-        async fn delete(&self, key: &str) -> Result<()> {
+        async fn delete_object(&self, key: &str) -> Result<()> {
             validate_key(key)?;
             match self.inner.delete(&ObjectPath::from(key)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -75,7 +75,9 @@ mod backend;
 pub mod blob;
 mod error;
 pub mod model;
+pub mod query;
 mod secret;
+pub mod signal;
 pub mod sketch;
 mod store;
 pub mod types;
@@ -90,6 +92,7 @@ pub use store::{
 pub mod prelude {
     pub use crate::api::*;
     pub use crate::model::*;
+    pub use crate::query::*;
     pub use crate::types::*;
     pub use crate::{LatencySketch, Result, Store, StoreError, StoreOptions, Tx};
 }

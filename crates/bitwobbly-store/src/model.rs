@@ -535,6 +535,9 @@ pub struct Incident {
     pub resolved_at: Option<Timestamp>,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// Whether it was released for pages that hold automatic incidents (manual incidents
+    /// always are; automatic ones once someone publishes them).
+    pub published: bool,
 }
 
 /// One update on an incident's timeline.
@@ -550,6 +553,64 @@ pub struct IncidentUpdate {
     pub message: String,
     /// When.
     pub created_at: Timestamp,
+    /// The component statuses it changed.
+    #[sqlx(skip)]
+    pub components: Vec<ComponentChange>,
+}
+
+/// A component an incident affects, with its status during the incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AffectedComponent {
+    /// The component.
+    pub component_id: ComponentId,
+    /// Its status during the incident.
+    pub status: ComponentStatus,
+}
+
+/// A component status changed by an incident update (Statuspage `affected_components`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ComponentChange {
+    /// The component.
+    pub component_id: ComponentId,
+    /// Its status in the incident before the update (`None`: newly affected).
+    pub old_status: Option<ComponentStatus>,
+    /// Its status after the update.
+    pub new_status: ComponentStatus,
+}
+
+/// An update to post on an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewIncidentUpdate {
+    /// The status the incident moves to (resolved sets `resolved_at`).
+    pub status: IncidentStatus,
+    /// Message.
+    pub message: String,
+    /// Components whose status in the incident changes (added when not yet affected).
+    pub components: Vec<AffectedComponent>,
+}
+
+/// An incident as a status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    /// The incident.
+    pub incident: Incident,
+    /// Its updates, newest first, each with the component changes it made.
+    pub updates: Vec<IncidentUpdate>,
+    /// The page's components it affects, in page order, with their status in the incident.
+    pub components: Vec<AffectedComponent>,
+}
+
+/// Which of a page's incidents to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageIncidentQuery {
+    /// Only unresolved incidents.
+    pub open_only: bool,
+    /// Only incidents that started at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only incidents that started before this time.
+    pub to: Option<Timestamp>,
+    /// At most this many, newest first (at least 1).
+    pub limit: u32,
 }
 
 // === notifications ===
@@ -605,6 +666,19 @@ pub struct NewNotification {
     pub not_before: Timestamp,
 }
 
+/// A notification for a status-page subscriber, to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSubscriberNotification {
+    /// Who gets it.
+    pub subscriber_id: SubscriberId,
+    /// What happened, e.g. `incident.created` or `subscription.confirm`.
+    pub event: String,
+    /// What to send (the server's subscriber message).
+    pub payload: serde_json::Value,
+    /// Not before.
+    pub not_before: Timestamp,
+}
+
 /// A row of the notification outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
@@ -612,8 +686,10 @@ pub struct Notification {
     pub id: OutboxId,
     /// Owner.
     pub workspace_id: WorkspaceId,
-    /// Where to send it.
-    pub channel_id: ChannelId,
+    /// Where to send it: a notification channel, or else ...
+    pub channel_id: Option<ChannelId>,
+    /// ... a status-page subscriber (exactly one of the two is set).
+    pub subscriber_id: Option<SubscriberId>,
     /// What happened.
     pub event: String,
     /// What to send.
@@ -638,23 +714,62 @@ pub struct Notification {
 
 // === status pages ===
 
-/// A status page to create or the new content of one.
+/// A link in a status page's footer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FooterLink {
+    /// The text shown.
+    pub label: String,
+    /// Where it leads (http or https).
+    pub url: String,
+}
+
+/// A status page to create or the new settings of one (its password is set apart, with
+/// [`StatusPageStore::set_status_page_password`](crate::api::StatusPageStore::set_status_page_password)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewStatusPage {
-    /// Unique URL name (also the public address `/<slug>`).
+    /// Unique URL name (the public address `/s/<slug>`).
     pub slug: String,
     /// Title.
     pub title: String,
     /// Text under the title.
     pub description: Option<String>,
-    /// A custom domain that serves the page (unique across workspaces).
-    pub custom_domain: Option<String>,
-    /// Whether it is visible without logging in.
+    /// Whether it is served to visitors at all.
     pub public: bool,
+    /// A logo image (http or https URL).
+    pub logo_url: Option<String>,
+    /// Colour scheme.
+    pub theme: PageTheme,
+    /// Links in the footer, in order.
+    pub footer_links: Vec<FooterLink>,
+    /// Custom domains that serve the page (lowercase host names, unique across workspaces).
+    pub domains: Vec<String>,
+    /// The IANA time zone dates are shown in.
+    pub time_zone: String,
+    /// Whether automatic incidents wait for someone to publish them before they show.
+    pub hold_auto_incidents: bool,
+}
+
+impl NewStatusPage {
+    /// A public page with the defaults: no description, logo, footer links or domains,
+    /// the system theme, UTC, automatic incidents shown at once.
+    pub fn new(slug: impl Into<String>, title: impl Into<String>) -> Self {
+        Self {
+            slug: slug.into(),
+            title: title.into(),
+            description: None,
+            public: true,
+            logo_url: None,
+            theme: PageTheme::System,
+            footer_links: Vec::new(),
+            domains: Vec::new(),
+            time_zone: "UTC".to_owned(),
+            hold_auto_incidents: false,
+        }
+    }
 }
 
 /// A stored status page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusPage {
     /// Id.
     pub id: StatusPageId,
@@ -666,12 +781,40 @@ pub struct StatusPage {
     pub title: String,
     /// Text under the title.
     pub description: Option<String>,
-    /// Custom domain.
-    pub custom_domain: Option<String>,
-    /// Public or not.
+    /// Whether it is served to visitors.
     pub public: bool,
+    /// Logo URL.
+    pub logo_url: Option<String>,
+    /// Colour scheme.
+    pub theme: PageTheme,
+    /// Footer links, in order.
+    pub footer_links: Vec<FooterLink>,
+    /// Custom domains, sorted.
+    pub domains: Vec<String>,
+    /// The IANA time zone dates are shown in.
+    pub time_zone: String,
+    /// When the current password was set; `None` for an open page. It changes with every new
+    /// password, so visitor cookies that name it stop working.
+    pub password_set_at: Option<Timestamp>,
+    /// Whether automatic incidents wait to be published.
+    pub hold_auto_incidents: bool,
     /// Created.
     pub created_at: Timestamp,
+    /// Last change to the page, its groups or its components (settings or status).
+    pub updated_at: Timestamp,
+}
+
+impl StatusPage {
+    /// Whether visitors need the password.
+    pub fn is_protected(&self) -> bool {
+        self.password_set_at.is_some()
+    }
+
+    /// Whether the page shows `incident` when it affects the page: manual and published
+    /// incidents always, unpublished automatic ones only on pages that do not hold them.
+    pub fn shows(&self, incident: &Incident) -> bool {
+        incident.published || !self.hold_auto_incidents
+    }
 }
 
 /// A group of components on a page.
@@ -685,6 +828,10 @@ pub struct ComponentGroup {
     pub name: String,
     /// Order on the page (ascending).
     pub position: i64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last renamed or moved.
+    pub updated_at: Timestamp,
 }
 
 /// A component to add to a page.
@@ -696,14 +843,18 @@ pub struct NewComponent {
     pub page_id: StatusPageId,
     /// Its group, if any.
     pub group_id: Option<ComponentGroupId>,
-    /// The monitor whose state it shows, if any.
+    /// The monitor whose state it shows, if any (`None`: a manual component).
     pub monitor_id: Option<MonitorId>,
-    /// Name.
+    /// Public name.
     pub name: String,
     /// Description.
     pub description: Option<String>,
     /// Order on the page (ascending).
     pub position: i64,
+    /// Whether the page shows its 90-day uptime bar.
+    pub show_uptime: bool,
+    /// Whether the page shows its response times.
+    pub show_response_times: bool,
 }
 
 /// A component shown on a status page.
@@ -717,16 +868,25 @@ pub struct Component {
     pub page_id: StatusPageId,
     /// Its group.
     pub group_id: Option<ComponentGroupId>,
-    /// The monitor whose state it shows.
+    /// The monitor whose state it shows (`None`: a manual component).
     pub monitor_id: Option<MonitorId>,
-    /// Name.
+    /// Public name.
     pub name: String,
     /// Description.
     pub description: Option<String>,
-    /// Current status.
+    /// The status set by hand (what a manual component shows; a monitor-backed component
+    /// shows its monitor's state).
     pub status: ComponentStatus,
     /// Order on the page.
     pub position: i64,
+    /// Whether the page shows its uptime bar.
+    pub show_uptime: bool,
+    /// Whether the page shows its response times.
+    pub show_response_times: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last change to its settings or status.
+    pub updated_at: Timestamp,
 }
 
 /// A maintenance window to schedule: one-off (`starts_at`..`ends_at`) or recurring (a cron
@@ -865,14 +1025,20 @@ mod maintenance_tests {
 pub struct Subscriber {
     /// Id.
     pub id: SubscriberId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
     /// The page.
     pub page_id: StatusPageId,
     /// Email or webhook.
     pub kind: SubscriberKind,
     /// The address or URL.
     pub target: String,
+    /// A random token (32 hex characters) for the confirm and unsubscribe links.
+    pub token: String,
     /// Whether they confirmed (double opt-in).
     pub confirmed: bool,
+    /// When they confirmed.
+    pub confirmed_at: Option<Timestamp>,
     /// Subscribed.
     pub created_at: Timestamp,
 }
@@ -951,6 +1117,57 @@ pub struct Envelope {
     pub last_error: Option<String>,
 }
 
+/// zstd level for inline envelope bodies: level 3 (zstd's default) gets a 2 KB JSON event to
+/// about half its size in tens of microseconds.
+const INLINE_BODY_LEVEL: i32 = 3;
+
+/// An envelope to make durable in one group commit
+/// ([`IngestQueue::record_envelopes`](crate::api::IngestQueue::record_envelopes)): the
+/// manifest row and, for a small envelope, its raw bytes kept inline in the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableEnvelope {
+    /// Owner (the DSN key's workspace).
+    pub workspace_id: WorkspaceId,
+    /// The manifest; `blob_key` is empty for an inline body.
+    pub manifest: NewEnvelope,
+    /// The zstd frame of the raw bytes when they are kept inline; `None` when they are in blob
+    /// storage under `manifest.blob_key`.
+    pub inline_body: Option<Vec<u8>>,
+}
+
+impl DurableEnvelope {
+    /// An envelope whose raw bytes are kept inline, compressed (`manifest.blob_key` is
+    /// cleared and `manifest.size` set to the raw length).
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`](crate::StoreError::Invalid) if compression fails (it does not
+    /// for in-memory input).
+    pub fn inline(
+        workspace_id: WorkspaceId,
+        mut manifest: NewEnvelope,
+        raw: &[u8],
+    ) -> crate::Result<Self> {
+        let packed = zstd::bulk::compress(raw, INLINE_BODY_LEVEL)
+            .map_err(|e| crate::StoreError::invalid("envelope body", e.to_string()))?;
+        manifest.blob_key.clear();
+        manifest.size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
+        Ok(Self {
+            workspace_id,
+            manifest,
+            inline_body: Some(packed),
+        })
+    }
+
+    /// An envelope whose raw bytes are already in blob storage under `manifest.blob_key`.
+    pub fn in_blob(workspace_id: WorkspaceId, manifest: NewEnvelope) -> Self {
+        Self {
+            workspace_id,
+            manifest,
+            inline_body: None,
+        }
+    }
+}
+
 /// An event to store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEvent {
@@ -974,8 +1191,21 @@ pub struct NewEvent {
     pub culprit: Option<String>,
     /// Tags.
     pub tags: Vec<(String, String)>,
-    /// Where the full payload is.
+    /// Where the full payload is, when it is a blob of its own.
     pub blob_key: Option<String>,
+    /// Where the full payload is, when it is a byte range of its raw envelope.
+    pub payload: Option<PayloadRef>,
+}
+
+/// Where an event's payload is: a byte range of its raw (decompressed) envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadRef {
+    /// The envelope.
+    pub envelope_id: EnvelopeId,
+    /// Offset of the payload in the envelope's bytes.
+    pub offset: i64,
+    /// Length of the payload.
+    pub len: i64,
 }
 
 /// A stored event.
@@ -1002,10 +1232,20 @@ pub struct IssueSighting {
     pub culprit: Option<String>,
     /// Level.
     pub level: String,
-    /// When the event happened.
+    /// When the latest event happened.
     pub seen_at: Timestamp,
-    /// Users not seen on this issue before (0 or 1 per event).
+    /// When the earliest event happened (a new issue's first seen).
+    pub first_seen: Timestamp,
+    /// Events seen (at least 1).
+    pub events: i64,
+    /// Users not seen on this issue before.
     pub new_users: i64,
+    /// Release of the latest event.
+    pub release: Option<String>,
+    /// Environment of the latest event.
+    pub environment: Option<String>,
+    /// The grouping algorithm's version.
+    pub grouping_version: Option<String>,
 }
 
 /// An error-tracking issue.
@@ -1068,8 +1308,14 @@ pub struct NewTransaction {
     pub duration_us: i64,
     /// Status, e.g. `ok`.
     pub status: Option<String>,
-    /// When it started.
+    /// When it ended.
     pub timestamp: Timestamp,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Trace id (32 hex).
+    pub trace_id: Option<String>,
 }
 
 /// Session counts of one release and environment over one bucket (added up).
@@ -1112,6 +1358,10 @@ pub struct NewCheckIn {
     pub environment: Option<String>,
     /// When it was received.
     pub received_at: Timestamp,
+    /// Release.
+    pub release: Option<String>,
+    /// The heartbeat monitor it was fed to; `None` for a slug without a monitor.
+    pub monitor_id: Option<MonitorId>,
 }
 
 /// A stored check-in.
@@ -1138,6 +1388,8 @@ pub struct NewAttachment {
     pub size: i64,
     /// Where the bytes are.
     pub blob_key: String,
+    /// Sentry attachment type, e.g. `event.attachment` or `event.minidump`.
+    pub attachment_type: Option<String>,
 }
 
 /// A stored attachment reference.
@@ -1149,4 +1401,164 @@ pub struct Attachment {
     pub attachment: NewAttachment,
     /// When it was stored.
     pub created_at: Timestamp,
+}
+
+/// A project's processing settings; `None` means the server's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ProjectProcessing {
+    /// Days events (and their attachments) are kept.
+    pub event_retention_days: Option<i64>,
+    /// Days raw envelopes that no kept event needs are kept.
+    pub envelope_retention_days: Option<i64>,
+    /// Events of one issue within `alert_frequency_minutes` that raise a frequency alert
+    /// (0 turns it off).
+    pub alert_frequency_count: Option<i64>,
+    /// The window of the frequency alert, in minutes.
+    pub alert_frequency_minutes: Option<i64>,
+}
+
+/// One distinct session user in an hourly bucket, with the worst status seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Release.
+    pub release: String,
+    /// Environment (empty when none).
+    pub environment: String,
+    /// Start of the hour.
+    pub bucket_start: Timestamp,
+    /// Hash of the session's distinct id.
+    pub user_hash: i64,
+    /// Worst status: 0 ok, 1 errored, 2 abnormal, 3 crashed.
+    pub worst: i64,
+}
+
+/// Distinct users of one release and environment over a time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SessionUserCounts {
+    /// Release.
+    pub release: String,
+    /// Environment (empty when none).
+    pub environment: String,
+    /// Distinct users.
+    pub users: i64,
+    /// Distinct users with a crashed session.
+    pub crashed_users: i64,
+}
+
+/// Dropped data an SDK reported, counted per hour, category and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ClientReportCount {
+    /// The project.
+    pub project_id: ProjectId,
+    /// Start of the hour.
+    pub bucket_start: Timestamp,
+    /// Data category, e.g. `error`.
+    pub category: String,
+    /// Why it was dropped, e.g. `queue_overflow`.
+    pub reason: String,
+    /// How many.
+    pub quantity: i64,
+}
+
+/// User feedback to store (a `feedback` item or a legacy `user_report`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFeedback {
+    /// The project.
+    pub project_id: ProjectId,
+    /// `feedback` or `user_report`.
+    pub kind: String,
+    /// The feedback's own event id (feedback items).
+    pub event_id: Option<String>,
+    /// The event it is about.
+    pub associated_event_id: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// What the user said.
+    pub message: String,
+    /// The page it was given on.
+    pub url: Option<String>,
+    /// When it was received.
+    pub received_at: Timestamp,
+}
+
+/// Stored feedback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// Row id.
+    pub id: i64,
+    /// The rest, as written.
+    pub feedback: NewFeedback,
+}
+
+/// A Sentry cron monitor: a project's monitor slug and the heartbeat monitor behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct CronMonitor {
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The project.
+    pub project_id: ProjectId,
+    /// The slug SDKs send.
+    pub slug: String,
+    /// The heartbeat monitor.
+    pub monitor_id: MonitorId,
+    /// The last `monitor_config` received, as JSON text.
+    pub config: Option<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed by a `monitor_config`.
+    pub updated_at: Timestamp,
+}
+
+/// A project's retention settings with its owner, for the retention job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ProjectRetention {
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The project.
+    pub id: ProjectId,
+    /// Days events are kept; `None` for the default.
+    pub event_retention_days: Option<i64>,
+    /// Days raw envelopes are kept; `None` for the default.
+    pub envelope_retention_days: Option<i64>,
+}
+
+/// What an individual session (by `sid`) has counted in the session rollups, so that repeated
+/// updates count once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SessionState {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The SDK's session id.
+    pub sid: String,
+    /// Release of the rollup row its counts went to.
+    pub release: String,
+    /// Environment of that row (empty when none).
+    pub environment: String,
+    /// Bucket of that row.
+    pub bucket_start: Timestamp,
+    /// 1 once its start (`init` update) was counted, else 0.
+    pub started: i64,
+    /// The end state counted: 0 none, 1 exited, 2 errored, 3 abnormal, 4 crashed.
+    pub outcome: i64,
+    /// When an update of it was last received (retention prunes by this).
+    pub updated_at: Timestamp,
+}
+
+/// A later update of a stored check-in (Sentry updates one check-in in place).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInUpdate {
+    /// The new status.
+    pub status: CheckInStatus,
+    /// Duration in milliseconds; `None` keeps the stored one.
+    pub duration_ms: Option<i64>,
+    /// Environment; `None` keeps the stored one.
+    pub environment: Option<String>,
+    /// Release; `None` keeps the stored one.
+    pub release: Option<String>,
+    /// The heartbeat monitor; `None` keeps the stored one.
+    pub monitor_id: Option<MonitorId>,
 }

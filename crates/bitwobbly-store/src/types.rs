@@ -424,6 +424,9 @@ text_enum! {
         Missed => "missed",
         /// The job ran too long.
         Timeout => "timeout",
+        /// A status Bit Wobbly does not judge (Relay maps unknown statuses, and a client-sent
+        /// `missed`, to this).
+        Unknown => "unknown",
     }
 }
 
@@ -440,6 +443,43 @@ text_enum! {
         MajorOutage => "major_outage",
         /// In maintenance.
         UnderMaintenance => "under_maintenance",
+    }
+}
+
+text_enum! {
+    /// The colour scheme of a status page.
+    PageTheme {
+        /// Light colours.
+        Light => "light",
+        /// Dark colours.
+        Dark => "dark",
+        /// Follow the visitor's system setting (`prefers-color-scheme`).
+        System => "system",
+    }
+}
+
+impl ComponentStatus {
+    /// How bad the status is, for picking the worst of several: operational 0,
+    /// under_maintenance 1, degraded_performance 2, partial_outage 3, major_outage 4.
+    pub fn severity(self) -> u8 {
+        match self {
+            Self::Operational => 0,
+            Self::UnderMaintenance => 1,
+            Self::DegradedPerformance => 2,
+            Self::PartialOutage => 3,
+            Self::MajorOutage => 4,
+        }
+    }
+
+    /// The status an incident of this impact gives the components it affects when nobody
+    /// says otherwise: none operational, minor degraded_performance, major and critical
+    /// major_outage.
+    pub fn for_impact(impact: Impact) -> Self {
+        match impact {
+            Impact::None => Self::Operational,
+            Impact::Minor => Self::DegradedPerformance,
+            Impact::Major | Impact::Critical => Self::MajorOutage,
+        }
     }
 }
 
@@ -473,11 +513,37 @@ mod tests {
     }
 
     #[test]
+    fn component_statuses_rank_and_follow_impact() {
+        let worst = ComponentStatus::ALL
+            .iter()
+            .max_by_key(|s| s.severity())
+            .copied();
+        assert_eq!(worst, Some(ComponentStatus::MajorOutage));
+        assert!(
+            ComponentStatus::UnderMaintenance.severity()
+                < ComponentStatus::DegradedPerformance.severity()
+        );
+        assert_eq!(
+            ComponentStatus::for_impact(Impact::Minor),
+            ComponentStatus::DegradedPerformance
+        );
+        assert_eq!(
+            ComponentStatus::for_impact(Impact::Critical),
+            ComponentStatus::MajorOutage
+        );
+        assert_eq!(
+            ComponentStatus::for_impact(Impact::None),
+            ComponentStatus::Operational
+        );
+    }
+
+    #[test]
     fn text_enums_parse_their_own_names() {
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
         }
         assert!("boss".parse::<Role>().is_err());
+        assert_eq!("system".parse::<PageTheme>().unwrap(), PageTheme::System);
         assert_eq!(
             CheckStatus::try_from(bitwobbly_core::Status::Degraded).unwrap(),
             CheckStatus::Degraded

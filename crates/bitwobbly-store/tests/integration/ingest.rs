@@ -182,7 +182,12 @@ async fn issues_count_events_and_regress(store: Store) {
         culprit: Some("app.views.divide".into()),
         level: "error".into(),
         seen_at: at(at_s),
+        first_seen: at(at_s),
+        events: 1,
         new_users: users,
+        release: Some("1.0.0".into()),
+        environment: None,
+        grouping_version: Some("bitwobbly-1".into()),
     };
     let first = s.record_sighting(&sighting(10, 1)).await.unwrap();
     assert!(first.created && !first.regressed);
@@ -211,6 +216,7 @@ async fn issues_count_events_and_regress(store: Store) {
         culprit: None,
         tags: vec![("browser".into(), "Firefox".into())],
         blob_key: Some("events/1".into()),
+        payload: None,
     };
     let stored = s.insert_event(&event).await.unwrap().unwrap();
     assert_eq!(stored.event, event);
@@ -287,6 +293,9 @@ async fn transactions_sessions_check_ins_and_attachments(store: Store) {
             duration_us: 1000 + i,
             status: Some("ok".into()),
             timestamp: at(i),
+            release: None,
+            environment: Some("prod".into()),
+            trace_id: None,
         })
         .collect();
     assert_eq!(s.insert_transactions(&txs).await.unwrap(), 1200);
@@ -329,6 +338,8 @@ async fn transactions_sessions_check_ins_and_attachments(store: Store) {
             duration_ms: (i > 0).then_some(1500),
             environment: None,
             received_at: at(i as i64),
+            release: None,
+            monitor_id: None,
         })
         .await
         .unwrap();
@@ -346,6 +357,7 @@ async fn transactions_sessions_check_ins_and_attachments(store: Store) {
         content_type: Some("text/plain".into()),
         size: 42,
         blob_key: "attachments/e1/log.txt".into(),
+        attachment_type: Some("event.attachment".into()),
     };
     let stored = s.insert_attachment(&att, at(5)).await.unwrap();
     assert_eq!(s.attachments(p.id, "e1").await.unwrap(), vec![stored]);

@@ -20,7 +20,7 @@ async fn an_unmigrated_database_has_every_migration_pending() {
     let store = Store::open_with(&url, StoreOptions::default().migrate(false))
         .await
         .unwrap();
-    assert_eq!(store.pending_migrations().await.unwrap(), vec![1, 2]);
+    assert_eq!(store.pending_migrations().await.unwrap(), vec![1, 2, 3, 4]);
     store.migrate().await.unwrap();
     assert!(store.pending_migrations().await.unwrap().is_empty());
     store.close().await;

@@ -119,6 +119,9 @@ macro_rules! link_table {
 pub(crate) mod accounts;
 pub(crate) mod incidents;
 pub(crate) mod ingest;
+pub(crate) mod ingest_commit;
+pub(crate) mod ingest_dedup;
+pub(crate) mod ingest_query;
 pub(crate) mod monitors;
 pub(crate) mod notify;
 pub(crate) mod pages;

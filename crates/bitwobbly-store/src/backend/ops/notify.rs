@@ -6,7 +6,9 @@ use super::{
     Db, DbConn, DbRow, Lease, PG, WorkQueue, execute_by_id, expect_one, fetch_by_id, json_err,
 };
 use crate::error::{Result, StoreError};
-use crate::model::{Channel, NewChannel, NewNotification, Notification};
+use crate::model::{
+    Channel, NewChannel, NewNotification, NewSubscriberNotification, Notification, Subscriber,
+};
 use crate::types::*;
 
 macro_rules! channel_cols {
@@ -17,8 +19,8 @@ macro_rules! channel_cols {
 
 macro_rules! outbox_cols {
     () => {
-        "id, workspace_id, channel_id, event, payload, state, attempts, next_attempt_at, \
-         lease_owner, lease_expires_at, last_error, created_at, finished_at"
+        "id, workspace_id, channel_id, subscriber_id, event, payload, state, attempts, \
+         next_attempt_at, lease_owner, lease_expires_at, last_error, created_at, finished_at"
     };
 }
 
@@ -43,6 +45,7 @@ fn notification_from_row(r: &DbRow) -> Result<Notification> {
         id: r.try_get("id")?,
         workspace_id: r.try_get("workspace_id")?,
         channel_id: r.try_get("channel_id")?,
+        subscriber_id: r.try_get("subscriber_id")?,
         event: r.try_get("event")?,
         payload: serde_json::from_str(&payload).map_err(json_err("notification payload"))?,
         state: r.try_get("state")?,
@@ -245,6 +248,78 @@ pub(crate) async fn enqueue(
     .await?
     .ok_or_else(|| StoreError::not_found("channel"))?;
     notification_from_row(&row)
+}
+
+/// Puts a row for a status-page subscriber in the outbox.
+pub(crate) async fn enqueue_for_subscriber(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    new: &NewSubscriberNotification,
+    now: Timestamp,
+) -> Result<Notification> {
+    let payload = serde_json::to_string(&new.payload).map_err(json_err("notification payload"))?;
+    let row = sqlx::query::<Db>(concat!(
+        "INSERT INTO outbox (workspace_id, subscriber_id, event, payload, state, attempts, \
+         next_attempt_at, created_at) \
+         SELECT workspace_id, id, $3, $4, 'pending', 0, $5, $6 FROM subscribers \
+         WHERE workspace_id = $1 AND id = $2 RETURNING ",
+        outbox_cols!()
+    ))
+    .bind(ws)
+    .bind(new.subscriber_id)
+    .bind(&new.event)
+    .bind(payload)
+    .bind(new.not_before)
+    .bind(now)
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or_else(|| StoreError::not_found("subscriber"))?;
+    notification_from_row(&row)
+}
+
+/// The confirmed subscribers of the pages that show an incident (see
+/// `NotificationStore::incident_subscribers`).
+pub(crate) async fn incident_subscribers(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    incident: IncidentId,
+) -> Result<Vec<SubscriberId>> {
+    Ok(sqlx::query_scalar::<Db, SubscriberId>(
+        "SELECT s.id FROM subscribers s \
+         JOIN status_pages p ON p.id = s.page_id \
+         JOIN incidents i ON i.workspace_id = s.workspace_id AND i.id = $2 \
+         WHERE s.workspace_id = $1 AND s.confirmed \
+         AND (i.published OR NOT p.hold_auto_incidents) \
+         AND (EXISTS (SELECT 1 FROM incident_components ic \
+                      JOIN components c ON c.id = ic.component_id \
+                      WHERE ic.incident_id = i.id AND c.page_id = p.id) \
+              OR (i.kind = 'automatic' AND i.monitor_id IS NOT NULL \
+                  AND EXISTS (SELECT 1 FROM components c \
+                              WHERE c.page_id = p.id AND c.monitor_id = i.monitor_id)) \
+              OR (i.kind = 'manual' AND NOT EXISTS (SELECT 1 FROM incident_components ic \
+                                                    WHERE ic.incident_id = i.id))) \
+         ORDER BY s.id",
+    )
+    .bind(ws)
+    .bind(incident)
+    .fetch_all(&mut *c)
+    .await?)
+}
+
+/// A subscriber by id.
+pub(crate) async fn subscriber(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    id: SubscriberId,
+) -> Result<Option<Subscriber>> {
+    Ok(sqlx::query_as::<Db, Subscriber>(select_by_id!(
+        "subscribers",
+        "id, workspace_id, page_id, kind, target, token, confirmed, confirmed_at, created_at"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?)
 }
 
 pub(crate) async fn get(
