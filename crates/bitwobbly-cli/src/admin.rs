@@ -1,15 +1,18 @@
-//! `bitwobbly admin create-user` and `bitwobbly admin create-token`.
+//! `bitwobbly admin create-user`, `bitwobbly admin create-token` and
+//! `bitwobbly admin create-project`.
 
 use std::io::{Read, Write};
 
 use anyhow::Context;
 use bitwobbly_server::Config;
-use bitwobbly_server::ops::admin::{self, AdminError, NewOwner, NewToken};
+use bitwobbly_server::ops::admin::{self, AdminError, NewOwner, NewProject, NewToken};
 use bitwobbly_server::server::open_store;
 use bitwobbly_store::types::Role;
 use time::format_description::well_known::Rfc3339;
 
-use crate::args::{AdminArgs, AdminCommand, CreateTokenArgs, CreateUserArgs, RoleArg};
+use crate::args::{
+    AdminArgs, AdminCommand, CreateProjectArgs, CreateTokenArgs, CreateUserArgs, RoleArg,
+};
 use crate::{Exit, UsageError};
 
 /// Runs an admin subcommand.
@@ -22,6 +25,7 @@ pub(crate) async fn run(
     match &args.command {
         AdminCommand::CreateUser(a) => create_user(a, config, out).await,
         AdminCommand::CreateToken(a) => create_token(a, config, out, err).await,
+        AdminCommand::CreateProject(a) => create_project(a, config, out, err).await,
     }
 }
 
@@ -86,6 +90,47 @@ async fn create_token(
     Ok(Exit::Success)
 }
 
+async fn create_project(
+    args: &CreateProjectArgs,
+    config: &Config,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<Exit> {
+    let store = open_store(config).await.context("opening the database")?;
+    let new = NewProject {
+        email: &args.email,
+        name: &args.name,
+        workspace: args.workspace.as_deref(),
+        platform: args.platform.as_deref(),
+    };
+    let now = bitwobbly_server::Clock.now();
+    let result = admin::create_project(&store, &new, now).await;
+    store.close().await;
+    let (project, key, ws) = result.map_err(|e| match e {
+        AdminError::RoleTooHigh {
+            email, slug, has, ..
+        } => UsageError::invalid(
+            "--email",
+            email,
+            format!("is only {has} in {slug}; creating projects needs admin or owner"),
+        )
+        .into(),
+        e => usage_or_failure(e),
+    })?;
+    // The DSN alone on stdout, so scripts can capture it; the rest on stderr.
+    writeln!(
+        out,
+        "{}",
+        bitwobbly_server::api::projects::key_dsn(config, &key)
+    )?;
+    writeln!(
+        err,
+        "created project {} (id {}, slug {}) in workspace {} with DSN key {}",
+        project.name, project.id.0, project.slug, ws.slug, key.id.0
+    )?;
+    Ok(Exit::Success)
+}
+
 /// The password: standard input's first line, without its line ending.
 fn read_password(mut input: impl Read) -> anyhow::Result<String> {
     let mut text = String::new();
@@ -123,6 +168,7 @@ fn usage_or_failure(e: AdminError) -> anyhow::Error {
                 "password" => "--password-stdin",
                 "name" => "--name",
                 "workspace" => "--workspace",
+                "platform" => "--platform",
                 _ => "argument",
             };
             UsageError::flag(flag, format!("is invalid: {problem}"))
@@ -137,6 +183,11 @@ fn usage_or_failure(e: AdminError) -> anyhow::Error {
             "--workspace",
             slug,
             format!("{email} is not a member of a workspace with this slug"),
+        ),
+        AdminError::ProjectExists { slug } => UsageError::invalid(
+            "--name",
+            slug,
+            "a project with this slug exists already in the workspace",
         ),
         AdminError::WorkspaceExists { slug } => UsageError::invalid(
             "--workspace",

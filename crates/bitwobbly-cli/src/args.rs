@@ -154,6 +154,8 @@ pub enum AdminCommand {
     CreateUser(CreateUserArgs),
     /// Create an API token for a user and print it (once) on standard output.
     CreateToken(CreateTokenArgs),
+    /// Create an error-tracking project with a DSN key and print its DSN on standard output.
+    CreateProject(CreateProjectArgs),
 }
 
 /// A member's role.
@@ -210,6 +212,26 @@ pub struct CreateTokenArgs {
     /// Lifetime, e.g. 30d or 12h (default: until revoked).
     #[arg(long, value_name = "DUR", value_parser = parse_lifetime)]
     pub expires_in: Option<Duration>,
+}
+
+/// Arguments of `bitwobbly admin create-project`.
+#[derive(Debug, Args)]
+pub struct CreateProjectArgs {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A user who is admin or owner of the workspace.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// The project's name (its slug is made from it).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The workspace (default: the user's only workspace).
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// The SDK platform, e.g. python or node.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
 }
 
 /// Arguments of `bitwobbly apply`.

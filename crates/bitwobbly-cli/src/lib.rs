@@ -89,6 +89,7 @@ where
         Command::Admin(a) => match &a.command {
             args::AdminCommand::CreateUser(a) => (&a.store, None, None),
             args::AdminCommand::CreateToken(a) => (&a.store, None, None),
+            args::AdminCommand::CreateProject(a) => (&a.store, None, None),
         },
         Command::Apply(a) => (&a.store, None, None),
         Command::Export(a) => (&a.store, None, None),

@@ -138,12 +138,38 @@ async fn record_ping(
     let Some((monitor, _)) = state.store.global().monitor_by_ping_token(token).await? else {
         return Ok(false);
     };
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    if !apply_ping(&mut tx, state, &monitor, ping, exit, body, now).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Feeds a ping to a heartbeat monitor inside `tx`, exactly as `/ping` does: the monitor's
+/// state is locked, the ping recorded in its heartbeat state, judged by the state machine
+/// (success up, failure down, start no judgement; incidents and outbox rows in `tx`), a result
+/// row written and the next deadline stored as the monitor's wake-up. Sentry cron check-ins
+/// come through here too. `false` when the monitor is not a heartbeat monitor or has no
+/// state (nothing was written).
+///
+/// # Errors
+///
+/// A store error; the caller rolls `tx` back.
+pub async fn apply_ping(
+    tx: &mut bitwobbly_store::Tx,
+    state: &AppState,
+    monitor: &bitwobbly_store::model::Monitor,
+    ping: Ping,
+    exit: Option<u8>,
+    body: &[u8],
+    now: Timestamp,
+) -> bitwobbly_store::Result<bool> {
     let Some(policy) = monitor.spec.heartbeat() else {
         return Ok(false);
     };
     let ws = monitor.workspace_id;
-    let now = state.clock.now();
-    let mut tx = state.store.begin().await?;
     let Some(current) = tx
         .workspace(ws)
         .monitor_state_for_update(monitor.id)
@@ -166,22 +192,12 @@ async fn record_ping(
         last_message: (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned()),
         next_run_at: Some(deadline),
     };
-    judge(
-        &mut tx,
-        state,
-        &monitor,
-        &current,
-        outcome.as_ref(),
-        extra,
-        now,
-    )
-    .await?;
+    judge(tx, state, monitor, &current, outcome.as_ref(), extra, now).await?;
     if let Some(o) = &outcome {
         tx.workspace(ws)
             .insert_results(&[heartbeat_row(monitor.id, now, o)])
             .await?;
     }
-    tx.commit().await?;
     Ok(true)
 }
 

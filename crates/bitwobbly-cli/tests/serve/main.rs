@@ -12,4 +12,5 @@ mod cli;
 mod cluster;
 mod durability;
 mod harness;
+mod projects;
 mod shutdown;

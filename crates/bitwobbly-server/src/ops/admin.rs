@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use bitwobbly_store::api::{AccountStore, MemberStore};
-use bitwobbly_store::model::{ApiToken, Secret, User, Workspace};
+use bitwobbly_store::api::{AccountStore, IngestStore, MemberStore};
+use bitwobbly_store::model::{ApiToken, DsnKey, Project, Secret, User, Workspace};
 use bitwobbly_store::types::{Role, Timestamp};
 use bitwobbly_store::{Store, StoreError};
 
@@ -71,6 +71,12 @@ pub enum AdminError {
         /// The role asked for.
         wanted: Role,
     },
+    /// A project with that slug exists already in the workspace.
+    #[error("a project {slug:?} already exists in this workspace")]
+    ProjectExists {
+        /// The slug.
+        slug: String,
+    },
     /// The set-up token is unknown, used or expired.
     #[error("the set-up link is invalid, expired or already used")]
     SetupTokenInvalid,
@@ -88,6 +94,7 @@ impl AdminError {
             Self::NoSuchWorkspace { .. }
             | Self::WorkspaceExists { .. }
             | Self::WhichWorkspace { .. } => Some("workspace"),
+            Self::ProjectExists { .. } => Some("name"),
             Self::RoleTooHigh { .. } => Some("role"),
             Self::SetupTokenInvalid => Some("token"),
             Self::Store(_) => None,
@@ -285,39 +292,7 @@ pub async fn create_token(
             problem: "must be at most 200 characters".into(),
         });
     }
-    let user =
-        store
-            .global()
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| AdminError::NoSuchUser {
-                email: email.clone(),
-            })?;
-    let memberships = store.global().workspaces_of(user.id).await?;
-    let (ws, has) = match new.workspace {
-        Some(slug) => memberships
-            .into_iter()
-            .find(|(w, _)| w.slug == slug)
-            .ok_or_else(|| AdminError::NoSuchWorkspace {
-                email: email.clone(),
-                slug: slug.to_owned(),
-            })?,
-        None if memberships.len() == 1 => {
-            memberships
-                .into_iter()
-                .next()
-                .ok_or(AdminError::WhichWorkspace {
-                    email: email.clone(),
-                    count: 0,
-                })?
-        }
-        None => {
-            return Err(AdminError::WhichWorkspace {
-                email,
-                count: memberships.len(),
-            });
-        }
-    };
+    let (user, ws, has) = membership(store, &email, new.workspace).await?;
     let role = new.role.unwrap_or(has);
     if role_rank(role) > role_rank(has) {
         return Err(AdminError::RoleTooHigh {
@@ -333,6 +308,114 @@ pub async fn create_token(
         .create_api_token(name, role, Some(user.id), now, expires_at)
         .await?;
     Ok((token, secret, ws))
+}
+
+/// A user (by lowercase email) with one of their workspaces (`slug`, or their only one) and
+/// their role there.
+async fn membership(
+    store: &Store,
+    email: &str,
+    slug: Option<&str>,
+) -> Result<(User, Workspace, Role), AdminError> {
+    let user =
+        store
+            .global()
+            .user_by_email(email)
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser {
+                email: email.to_owned(),
+            })?;
+    let memberships = store.global().workspaces_of(user.id).await?;
+    let count = memberships.len();
+    let (ws, has) = match slug {
+        Some(slug) => memberships
+            .into_iter()
+            .find(|(w, _)| w.slug == slug)
+            .ok_or_else(|| AdminError::NoSuchWorkspace {
+                email: email.to_owned(),
+                slug: slug.to_owned(),
+            })?,
+        None if count == 1 => memberships
+            .into_iter()
+            .next()
+            .ok_or(AdminError::WhichWorkspace {
+                email: email.to_owned(),
+                count: 0,
+            })?,
+        None => {
+            return Err(AdminError::WhichWorkspace {
+                email: email.to_owned(),
+                count,
+            });
+        }
+    };
+    Ok((user, ws, has))
+}
+
+/// A project to create for scripts (`bitwobbly admin create-project`).
+#[derive(Debug, Clone)]
+pub struct NewProject<'a> {
+    /// A user who is admin or owner of the workspace.
+    pub email: &'a str,
+    /// The project's name (1 to 200 characters); its slug is made from it.
+    pub name: &'a str,
+    /// The workspace; default: the user's only workspace.
+    pub workspace: Option<&'a str>,
+    /// The SDK platform, e.g. `python`.
+    pub platform: Option<&'a str>,
+}
+
+/// Creates a project with one DSN key (`Default`) in one of the user's workspaces, as the
+/// API's `POST /projects` does; the user must be admin or owner there.
+///
+/// # Errors
+///
+/// [`AdminError::Invalid`] (`name`, `platform`), [`AdminError::NoSuchUser`],
+/// [`AdminError::NoSuchWorkspace`], [`AdminError::WhichWorkspace`],
+/// [`AdminError::RoleTooHigh`] when the user is below admin, [`AdminError::ProjectExists`]
+/// when the slug is taken, or a database error.
+pub async fn create_project(
+    store: &Store,
+    new: &NewProject<'_>,
+    now: Timestamp,
+) -> Result<(Project, DsnKey, Workspace), AdminError> {
+    let invalid = |field, problem: &str| AdminError::Invalid {
+        field,
+        problem: problem.to_owned(),
+    };
+    let name = crate::api::workspaces::validate_name("name", new.name)
+        .map_err(|e| invalid("name", &e.message))?;
+    let slug = slugify(&name);
+    let platform = new
+        .platform
+        .map(crate::api::projects::validate_platform)
+        .transpose()
+        .map_err(|e| invalid("platform", &e.message))?;
+    let email = new.email.trim().to_lowercase();
+    let (_, ws, has) = membership(store, &email, new.workspace).await?;
+    if role_rank(has) < role_rank(Role::Admin) {
+        return Err(AdminError::RoleTooHigh {
+            email,
+            slug: ws.slug,
+            has,
+            wanted: Role::Admin,
+        });
+    }
+    let mut tx = store.begin().await?;
+    let mut scope = tx.workspace(ws.id);
+    let project = match scope
+        .create_project(&slug, &name, platform.as_deref(), now)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) if e.is_conflict() => return Err(AdminError::ProjectExists { slug }),
+        Err(e) => return Err(e.into()),
+    };
+    let key = scope
+        .create_dsn_key(project.id, "Default", None, now)
+        .await?;
+    tx.commit().await?;
+    Ok((project, key, ws))
 }
 
 /// Checks a workspace slug: 1 to 63 of `a-z 0-9 -`, starting with a letter or digit.

@@ -17,6 +17,8 @@ pub(crate) const COMPACT_EVERY: Duration = Duration::from_secs(5 * 60);
 pub(crate) const SESSIONS_EVERY: Duration = Duration::from_secs(10 * 60);
 /// How often delivered notifications are purged.
 pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// How often expired ingest events and envelopes are deleted.
+pub(crate) const INGEST_RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// How long delivered notifications are kept.
 pub(crate) const KEEP_SENT: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -29,6 +31,7 @@ enum Job {
     Compact,
     Sessions,
     Purge,
+    IngestRetention,
 }
 
 /// Runs the jobs until shutdown.
@@ -38,19 +41,21 @@ pub(crate) async fn run(state: AppState) {
         (Job::Compact, COMPACT_EVERY),
         (Job::Sessions, SESSIONS_EVERY),
         (Job::Purge, PURGE_EVERY),
+        (Job::IngestRetention, INGEST_RETENTION_EVERY),
     ]
     .map(|(job, every)| {
         let mut t = tokio::time::interval_at(start + FIRST_AFTER.min(every), every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         (job, t)
     });
-    let [(_, compact), (_, sessions), (_, purge)] = &mut timers;
+    let [(_, compact), (_, sessions), (_, purge), (_, retention)] = &mut timers;
     loop {
         let job = tokio::select! {
             () = state.shutdown.cancelled() => return,
             _ = compact.tick() => Job::Compact,
             _ = sessions.tick() => Job::Sessions,
             _ = purge.tick() => Job::Purge,
+            _ = retention.tick() => Job::IngestRetention,
         };
         do_job(&state, job).await;
     }
@@ -77,6 +82,11 @@ async fn do_job(state: &AppState, job: Job) {
         Job::Purge => global.purge_sent(now.minus(KEEP_SENT)).await.map(|n| {
             tracing::debug!(deleted = n, "purged delivered notifications");
         }),
+        Job::IngestRetention => crate::ingest::process::apply_retention(state, now)
+            .await
+            .map(|(events, envelopes)| {
+                tracing::debug!(events, envelopes, "applied ingest retention");
+            }),
     };
     if let Err(e) = outcome {
         tracing::warn!(job = ?job, error = %crate::error::error_chain(&e), "housekeeping failed");
