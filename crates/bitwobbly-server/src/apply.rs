@@ -156,6 +156,12 @@ pub struct ComponentDoc {
     /// The key of the monitor whose state it shows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<String>,
+    /// Whether the page shows its uptime bar (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub show_uptime: bool,
+    /// Whether the page shows its response times (default false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub show_response_times: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -444,7 +450,7 @@ pub async fn apply(
         apply_monitors(&mut tx, ws, doc, &validated, &channel_ids, now, &mut report).await?;
     apply_pages(&mut tx, ws, doc, &monitor_ids, now, &mut report).await?;
     if options.prune {
-        prune(&mut tx, ws, doc, &mut report).await?;
+        prune(&mut tx, ws, doc, now, &mut report).await?;
     }
     if options.dry_run {
         tx.rollback().await?;
@@ -896,13 +902,10 @@ async fn apply_pages(
                 let created = tx
                     .workspace(ws)
                     .create_status_page(
-                        &NewStatusPage {
-                            slug: p.slug.clone(),
-                            title: p.title.clone().unwrap_or_else(|| p.slug.clone()),
-                            description: None,
-                            custom_domain: None,
-                            public: true,
-                        },
+                        &NewStatusPage::new(
+                            p.slug.clone(),
+                            p.title.clone().unwrap_or_else(|| p.slug.clone()),
+                        ),
                         now,
                     )
                     .await
@@ -922,9 +925,15 @@ async fn apply_pages(
                                 slug: page.slug.clone(),
                                 title: title.to_owned(),
                                 description: page.description.clone(),
-                                custom_domain: page.custom_domain.clone(),
                                 public: page.public,
+                                logo_url: page.logo_url.clone(),
+                                theme: page.theme,
+                                footer_links: page.footer_links.clone(),
+                                domains: page.domains.clone(),
+                                time_zone: page.time_zone.clone(),
+                                hold_auto_incidents: page.hold_auto_incidents,
                             },
+                            now,
                         )
                         .await
                         .map_err(write_err("status_page", &p.slug))?;
@@ -955,11 +964,13 @@ async fn apply_pages(
                 name: c.name.trim().to_owned(),
                 description: c.description.clone(),
                 position: position as i64,
+                show_uptime: c.show_uptime,
+                show_response_times: c.show_response_times,
             };
             match old {
                 None => {
                     tx.workspace(ws)
-                        .create_component(&new)
+                        .create_component(&new, now)
                         .await
                         .map_err(write_err("component", &key))?;
                     report.push("component", key, Action::Create);
@@ -978,9 +989,15 @@ async fn apply_pages(
                     if old.position != new.position {
                         fields.push("position");
                     }
+                    if old.show_uptime != new.show_uptime {
+                        fields.push("show_uptime");
+                    }
+                    if old.show_response_times != new.show_response_times {
+                        fields.push("show_response_times");
+                    }
                     if !fields.is_empty() {
                         tx.workspace(ws)
-                            .update_component(old.id, &new)
+                            .update_component(old.id, &new, now)
                             .await
                             .map_err(write_err("component", &key))?;
                     }
@@ -996,6 +1013,7 @@ async fn prune(
     tx: &mut Tx,
     ws: WorkspaceId,
     doc: &Document,
+    now: Timestamp,
     report: &mut Report,
 ) -> Result<(), ApplyError> {
     let wanted_components: HashSet<(&str, &str)> = doc
@@ -1013,7 +1031,7 @@ async fn prune(
             if !wanted_components.contains(&(page.slug.as_str(), key.as_str())) {
                 let key = format!("{}/{key}", page.slug);
                 tx.workspace(ws)
-                    .delete_component(c.id)
+                    .delete_component(c.id, now)
                     .await
                     .map_err(write_err("component", &key))?;
                 report.push("component", key, Action::Delete);
@@ -1141,6 +1159,8 @@ pub async fn export(store: &Store, ws: WorkspaceId) -> Result<Document, StoreErr
                     name: c.name,
                     description: c.description,
                     monitor: c.monitor_id.and_then(|m| key_of.get(&m).cloned()),
+                    show_uptime: c.show_uptime,
+                    show_response_times: c.show_response_times,
                 })
             })
             .collect();

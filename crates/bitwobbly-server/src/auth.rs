@@ -76,7 +76,7 @@ fn ceil_secs(d: Duration) -> u64 {
 
 /// Token buckets keyed by `K`, pruned of full (idle) buckets as they grow.
 #[derive(Debug)]
-struct Buckets<K> {
+pub(crate) struct Buckets<K> {
     map: Mutex<HashMap<K, Bucket>>,
 }
 
@@ -84,7 +84,7 @@ struct Buckets<K> {
 const PRUNE_AT: usize = 10_000;
 
 impl<K: Eq + Hash + Clone> Buckets<K> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
         }
@@ -96,7 +96,7 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
     }
 
     /// Takes one request from each of `keys`' buckets if every one has one left.
-    fn take(&self, keys: &[K], per_minute: u32, now: Instant) -> RateDecision {
+    pub(crate) fn take(&self, keys: &[K], per_minute: u32, now: Instant) -> RateDecision {
         if per_minute == 0 {
             return RateDecision {
                 allowed: true,

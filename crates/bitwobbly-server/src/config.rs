@@ -49,6 +49,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Which check and webhook targets are allowed.
     pub targets: TargetConfig,
+    /// Sentry-compatible ingest and its processing.
+    pub ingest: crate::ingest::IngestConfig,
+    /// Public status pages.
+    pub pages: crate::pages::PagesConfig,
     /// Graceful shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -69,6 +73,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             metrics: MetricsConfig::default(),
             targets: TargetConfig::default(),
+            ingest: crate::ingest::IngestConfig::default(),
+            pages: crate::pages::PagesConfig::default(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -309,6 +315,14 @@ impl Config {
                 "node_name",
                 name.clone(),
                 "must be 1 to 200 characters",
+            ));
+        }
+        if let Err(e) = self.pages.subscribers.validate() {
+            return Err(invalid(
+                "pages.subscribers.smtp",
+                format!("{}: {}", e.field.unwrap_or_default(), e.message),
+                "must be an SMTP server: host, port, tls (starttls, implicit, none), \
+                 username with password, from",
             ));
         }
         if self.metrics.bearer_token.as_deref() == Some("") {

@@ -11,7 +11,9 @@ use bitwobbly_core::state::{Condition, Transition};
 use bitwobbly_store::Tx;
 use bitwobbly_store::api::{IncidentStore, NotificationStore};
 use bitwobbly_store::model::{Incident, Monitor, NewIncident, NewNotification};
-use bitwobbly_store::types::{Impact, IncidentId, IncidentKind, IncidentStatus, Timestamp};
+use bitwobbly_store::types::{
+    ChannelId, Impact, IncidentId, IncidentKind, IncidentStatus, Timestamp, WorkspaceId,
+};
 
 /// What [`apply_transition`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,6 +126,18 @@ pub async fn apply_transition(
         }
     };
     applied.incident = incident.as_ref().map(|i| i.id);
+    if let Some(inc) = &incident {
+        // The pages showing the incident tell their subscribers, in this transaction too.
+        use crate::pages::subscribe::{IncidentEvent, enqueue_incident};
+        let event = if applied.resolved {
+            IncidentEvent::Resolved
+        } else if applied.opened {
+            IncidentEvent::Created
+        } else {
+            IncidentEvent::Updated
+        };
+        enqueue_incident(tx, inc, event, &message, now).await?;
+    }
     let Some(kind) = alert_kind(transition) else {
         return Ok(applied);
     };
@@ -192,18 +206,42 @@ async fn enqueue(
 ) -> bitwobbly_store::Result<usize> {
     let ws = monitor.workspace_id;
     let channels = tx.workspace(ws).channels_for_monitor(monitor.id).await?;
+    let enabled: Vec<ChannelId> = channels
+        .iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.id)
+        .collect();
+    enqueue_alert(tx, ws, &enabled, alert, now).await
+}
+
+/// Puts `alert` in the outbox of workspace `ws` for each of `channels` (the caller picks
+/// them: enabled ones only), due at once, inside `tx`; returns how many rows were written.
+/// Monitor incidents and issue alerts (`crate::ingest::alerts`) both go through here.
+///
+/// # Errors
+///
+/// A store error; the caller rolls the transaction back.
+pub async fn enqueue_alert(
+    tx: &mut Tx,
+    ws: WorkspaceId,
+    channels: &[ChannelId],
+    alert: &Alert,
+    now: Timestamp,
+) -> bitwobbly_store::Result<usize> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
     let payload =
         serde_json::to_value(alert).map_err(|source| bitwobbly_store::StoreError::Json {
             what: "alert",
             source,
         })?;
     let event = alert.kind.event();
-    let mut n = 0;
-    for ch in channels.iter().filter(|c| c.enabled) {
+    for id in channels {
         tx.workspace(ws)
             .enqueue_notification(
                 &NewNotification {
-                    channel_id: ch.id,
+                    channel_id: *id,
                     event: event.to_owned(),
                     payload: payload.clone(),
                     not_before: now,
@@ -211,7 +249,6 @@ async fn enqueue(
                 now,
             )
             .await?;
-        n += 1;
     }
-    Ok(n)
+    Ok(channels.len())
 }

@@ -48,7 +48,24 @@ struct DeliveryLabels {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IngestLabels {
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BytesLabels {
+    stage: &'static str,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
+
+fn batch_histogram() -> Histogram {
+    Histogram::new([
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0,
+    ])
+}
 
 fn lag_histogram() -> Histogram {
     Histogram::new([
@@ -84,6 +101,10 @@ struct Inner {
     outbox_dead: Gauge,
     resident_memory: Gauge,
     checks_in_flight: Gauge,
+    ingest_envelopes: Family<IngestLabels, Counter>,
+    ingest_bytes: Family<BytesLabels, Counter>,
+    ingest_commit_batch: Histogram,
+    ingest_commit_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -176,6 +197,32 @@ impl Metrics {
             "Checks running now on this node",
             checks_in_flight.clone(),
         );
+        let ingest_envelopes = Family::<IngestLabels, Counter>::default();
+        registry.register(
+            "bitwobbly_ingest_envelopes",
+            "Envelopes received on the ingest endpoints, by outcome (accepted, rejected) and \
+             rejection reason (the error code)",
+            ingest_envelopes.clone(),
+        );
+        let ingest_bytes = Family::<BytesLabels, Counter>::default();
+        registry.register(
+            "bitwobbly_ingest_bytes",
+            "Ingest bytes by stage: received (request bodies as sent), stored (inline \
+             compressed or blob bytes of accepted envelopes)",
+            ingest_bytes.clone(),
+        );
+        let ingest_commit_batch = batch_histogram();
+        registry.register(
+            "bitwobbly_ingest_commit_batch_size",
+            "Envelopes per group commit",
+            ingest_commit_batch.clone(),
+        );
+        let ingest_commit_seconds = request_histogram();
+        registry.register(
+            "bitwobbly_ingest_commit_seconds",
+            "Duration of each group commit",
+            ingest_commit_seconds.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -192,6 +239,10 @@ impl Metrics {
                 outbox_dead,
                 resident_memory,
                 checks_in_flight,
+                ingest_envelopes,
+                ingest_bytes,
+                ingest_commit_batch,
+                ingest_commit_seconds,
             }),
         }
     }
@@ -312,6 +363,44 @@ impl Metrics {
     /// Sets the resident memory gauge.
     pub fn set_resident_memory(&self, bytes: i64) {
         self.inner.resident_memory.set(bytes);
+    }
+
+    /// Counts an envelope accepted by the ingest endpoints.
+    pub fn count_ingest_accepted(&self) {
+        self.inner
+            .ingest_envelopes
+            .get_or_create(&IngestLabels {
+                outcome: "accepted",
+                reason: "",
+            })
+            .inc();
+    }
+
+    /// Counts an envelope refused by the ingest endpoints, by error code.
+    pub fn count_ingest_rejected(&self, reason: &'static str) {
+        self.inner
+            .ingest_envelopes
+            .get_or_create(&IngestLabels {
+                outcome: "rejected",
+                reason,
+            })
+            .inc();
+    }
+
+    /// Adds ingest bytes at a stage (`received`, `stored`).
+    pub fn add_ingest_bytes(&self, stage: &'static str, bytes: usize) {
+        self.inner
+            .ingest_bytes
+            .get_or_create(&BytesLabels { stage })
+            .inc_by(bytes as u64);
+    }
+
+    /// Records one group commit: how many envelopes and how long it took.
+    pub fn observe_ingest_commit(&self, batch: usize, took: Duration) {
+        self.inner.ingest_commit_batch.observe(batch as f64);
+        self.inner
+            .ingest_commit_seconds
+            .observe(took.as_secs_f64());
     }
 
     /// Renders every metric in the Prometheus text format.

@@ -198,6 +198,8 @@ impl Server {
         } else {
             tracing::info!("the notifier is disabled on this node");
         }
+        crate::ingest::spawn_tasks(&state, &tasks);
+        crate::pages::spawn_tasks(&state, &tasks);
         tasks.close();
 
         let app = router(state.clone());
@@ -299,17 +301,32 @@ pub async fn shutdown_signal() {
 /// The whole application: `/api/v1` (the REST API), `/ping/...` (heartbeats), `/healthz`,
 /// `/readyz`, `/metrics` and `/setup`, with the layers every request goes through:
 /// request ids (`x-request-id`, kept when the client sent one, echoed in the response),
-/// a tracing span per request, request metrics by matched route, response compression,
-/// the request timeout (`408`) and the body limit (`413`), both in the API's error shape.
+/// a tracing span per request, request metrics by matched route and the request timeout
+/// (`408`); all but the ingest routes also get response compression and the API's body limit
+/// (`413`), both in the API's error shape.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.http.request_timeout;
     let max_body = state.config.http.max_body_bytes;
-    Router::new()
+    // Everything but ingest: response compression and the API's body limit.
+    let app = Router::new()
         .nest("/api/v1", crate::api::router())
         .merge(crate::heartbeat::router())
         .merge(crate::ops::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .layer(middleware::from_fn_with_state(max_body, body_limit))
+                .layer(DefaultBodyLimit::max(max_body)),
+        );
+    // Ingest reads bodies under its own limits and never compresses its answers (some SDKs
+    // break on compressed `{"id":...}` answers). Status pages serve precompressed cached
+    // bytes (with an ETag per encoding) and small forms under the extractors' own limits.
+    Router::new()
+        .merge(app)
+        .merge(crate::ingest::router())
+        .merge(crate::pages::router())
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(RequestIds))
@@ -319,10 +336,7 @@ pub fn router(state: AppState) -> Router {
                     state.clone(),
                     record_request,
                 ))
-                .layer(CompressionLayer::new())
-                .layer(middleware::from_fn_with_state(timeout, request_timeout))
-                .layer(middleware::from_fn_with_state(max_body, body_limit))
-                .layer(DefaultBodyLimit::max(max_body)),
+                .layer(middleware::from_fn_with_state(timeout, request_timeout)),
         )
         .with_state(state)
 }

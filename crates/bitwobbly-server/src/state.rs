@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bitwobbly_check::Checker;
 use bitwobbly_store::Store;
+use bitwobbly_store::blob::{BlobStore, FsBlobStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Limits;
@@ -41,6 +42,12 @@ pub struct Inner {
     pub limits: Limits,
     /// The scheduler's shared parts (checker pool, result batches).
     pub scheduler: SchedulerShared,
+    /// Raw payload storage (envelopes, attachments).
+    pub blobs: Arc<dyn BlobStore>,
+    /// Ingest's shared parts (key cache, quotas, group commit).
+    pub ingest: crate::ingest::Ingest,
+    /// Status pages' shared parts (snapshot cache, per-address limits).
+    pub pages: crate::pages::Pages,
 }
 
 impl AppState {
@@ -49,6 +56,10 @@ impl AppState {
         let checker = crate::scheduler::build_checker(&config);
         let limits = Limits::new(&config.auth);
         let scheduler = SchedulerShared::new(&config.scheduler);
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(FsBlobStore::new(crate::config::blob_dir(&config.data_dir)));
+        let ingest = crate::ingest::Ingest::new(&config.ingest);
+        let pages = crate::pages::Pages::new(&config.pages);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -60,6 +71,9 @@ impl AppState {
                 shutdown: CancellationToken::new(),
                 limits,
                 scheduler,
+                blobs,
+                ingest,
+                pages,
             }),
         }
     }

@@ -44,6 +44,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -188,6 +189,7 @@ pub struct TestServerBuilder {
     tls: Option<Arc<ServerConfig>>,
     http1_only: bool,
     routes: HashMap<String, Canned>,
+    switches: HashMap<String, Arc<AtomicU16>>,
 }
 
 impl Default for TestServerBuilder {
@@ -197,6 +199,7 @@ impl Default for TestServerBuilder {
             tls: None,
             http1_only: false,
             routes: HashMap::new(),
+            switches: HashMap::new(),
         }
     }
 }
@@ -261,6 +264,15 @@ impl TestServerBuilder {
         self
     }
 
+    /// Answers `path` (exact match) with the status held in `status` at the time of each
+    /// request (body `status {code}`), so a test can make a healthy target fail and recover:
+    /// `status.store(500, Ordering::SeqCst)`.
+    #[must_use]
+    pub fn switchable(mut self, path: impl Into<String>, status: Arc<AtomicU16>) -> Self {
+        self.switches.insert(path.into(), status);
+        self
+    }
+
     /// Binds and starts serving.
     ///
     /// # Errors
@@ -285,6 +297,7 @@ impl TestServerBuilder {
             tls: self.tls.clone().map(TlsAcceptor::from),
             routes: Routes {
                 canned: self.routes,
+                switches: self.switches,
                 shutdown: shutdown_rx,
             },
         });
@@ -355,6 +368,7 @@ async fn serve(stream: TcpStream, server: Arc<Server>) {
 
 struct Routes {
     canned: HashMap<String, Canned>,
+    switches: HashMap<String, Arc<AtomicU16>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -363,6 +377,11 @@ impl Routes {
         let path = req.uri().path();
         if path == "/" {
             return text(StatusCode::OK, "ok");
+        }
+        if let Some(status) = self.switches.get(path) {
+            let code = status.load(Ordering::SeqCst);
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return text(status, format!("status {}", status.as_u16()));
         }
         if let Some(canned) = self.canned.get(path) {
             let mut response = Response::new(TestBody::full(canned.body.clone()));

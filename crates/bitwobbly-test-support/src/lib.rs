@@ -9,4 +9,6 @@ pub mod db;
 pub mod dns;
 pub mod http;
 pub mod pki;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 pub mod tcp;

@@ -373,8 +373,10 @@ pub struct NotificationsQuery {
 pub struct NotificationView {
     /// Id (receivers see `msg_<id>` as the idempotency key).
     pub id: i64,
-    /// The channel.
-    pub channel_id: i64,
+    /// The channel, or `null` for a row to a status-page subscriber.
+    pub channel_id: Option<i64>,
+    /// The status-page subscriber, or `null` for a row to a channel.
+    pub subscriber_id: Option<i64>,
     /// What happened, e.g. `incident.opened`.
     pub event: String,
     /// `pending`, `sent` or `dead`.
@@ -401,7 +403,8 @@ impl From<Notification> for NotificationView {
     fn from(n: Notification) -> Self {
         Self {
             id: n.id.0,
-            channel_id: n.channel_id.0,
+            channel_id: n.channel_id.map(|c| c.0),
+            subscriber_id: n.subscriber_id.map(|s| s.0),
             event: n.event,
             state: n.state.as_str().to_owned(),
             attempts: n.attempts,

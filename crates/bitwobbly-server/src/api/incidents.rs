@@ -14,13 +14,61 @@ use utoipa::{IntoParams, ToSchema};
 use super::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, MaybeJson};
 use super::monitors::parse_limit;
+use super::pages::ApiComponentStatus;
 use super::views::{dt, odt};
 use super::workspaces::validate_name;
 use crate::auth::{Access, Read, Write};
 use crate::error::ApiError;
+use crate::pages::subscribe::{IncidentEvent, enqueue_incident};
 use crate::state::AppState;
 
 // === incidents ===
+
+/// How bad an incident is (Statuspage vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiImpact {
+    /// No visible impact.
+    None,
+    /// Minor.
+    Minor,
+    /// Major.
+    Major,
+    /// Critical.
+    Critical,
+}
+
+impl From<ApiImpact> for Impact {
+    fn from(i: ApiImpact) -> Self {
+        match i {
+            ApiImpact::None => Self::None,
+            ApiImpact::Minor => Self::Minor,
+            ApiImpact::Major => Self::Major,
+            ApiImpact::Critical => Self::Critical,
+        }
+    }
+}
+
+/// A component an incident affects, with its status in the incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentStatusInput {
+    /// The component (on any page of the workspace).
+    pub component_id: i64,
+    /// Its status during the incident.
+    pub status: ApiComponentStatus,
+}
+
+/// A component status an update changed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComponentChangeView {
+    /// The component.
+    pub component_id: i64,
+    /// Its status in the incident before (`null`: newly affected).
+    pub old_status: Option<String>,
+    /// Its status after.
+    pub new_status: String,
+}
 
 /// An incident's life-cycle status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -71,6 +119,8 @@ pub struct IncidentView {
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Released for pages that hold automatic incidents (manual incidents always are).
+    pub published: bool,
 }
 
 impl From<Incident> for IncidentView {
@@ -85,6 +135,7 @@ impl From<Incident> for IncidentView {
             started_at: dt(i.started_at),
             resolved_at: odt(i.resolved_at),
             updated_at: dt(i.updated_at),
+            published: i.published,
         }
     }
 }
@@ -101,6 +152,8 @@ pub struct IncidentUpdateView {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The component statuses it changed.
+    pub components: Vec<ComponentChangeView>,
 }
 
 impl From<IncidentUpdate> for IncidentUpdateView {
@@ -110,8 +163,26 @@ impl From<IncidentUpdate> for IncidentUpdateView {
             status: u.status.as_str().to_owned(),
             message: u.message,
             created_at: dt(u.created_at),
+            components: u
+                .components
+                .into_iter()
+                .map(|c| ComponentChangeView {
+                    component_id: c.component_id.0,
+                    old_status: c.old_status.map(|s| s.as_str().to_owned()),
+                    new_status: c.new_status.as_str().to_owned(),
+                })
+                .collect(),
         }
     }
+}
+
+/// A component an incident affects.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AffectedComponentView {
+    /// The component.
+    pub component_id: i64,
+    /// Its status in the incident.
+    pub status: String,
 }
 
 /// An incident with its timeline.
@@ -122,6 +193,8 @@ pub struct IncidentDetail {
     pub incident: IncidentView,
     /// Its updates, oldest first.
     pub updates: Vec<IncidentUpdateView>,
+    /// The components it affects, by id.
+    pub components: Vec<AffectedComponentView>,
 }
 
 /// Query of the incident list.
@@ -143,6 +216,40 @@ pub struct IncidentUpdateInput {
     pub status: ApiIncidentStatus,
     /// What to say.
     pub message: String,
+    /// Components whose status in the incident changes (added if not yet affected).
+    #[serde(default)]
+    pub components: Vec<ComponentStatusInput>,
+}
+
+/// A manual incident to open.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncidentInput {
+    /// Title (the incident's name on status pages).
+    pub title: String,
+    /// How bad it is.
+    pub impact: ApiImpact,
+    /// Starting status (default `investigating`).
+    #[serde(default)]
+    pub status: Option<ApiIncidentStatus>,
+    /// The first update's message.
+    pub message: String,
+    /// Affected components with their status; with none, the incident shows on every page
+    /// of the workspace.
+    #[serde(default)]
+    pub components: Vec<ComponentStatusInput>,
+}
+
+/// An incident's new title or impact.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditIncidentInput {
+    /// New title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New impact.
+    #[serde(default)]
+    pub impact: Option<ApiImpact>,
 }
 
 /// How an incident is resolved by hand.
@@ -165,10 +272,51 @@ async fn detail(
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
     let updates = scope.incident_updates(id).await?;
+    let components = scope.incident_component_statuses(id).await?;
     Ok(IncidentDetail {
         incident: incident.into(),
         updates: updates.into_iter().map(Into::into).collect(),
+        components: components
+            .into_iter()
+            .map(|c| AffectedComponentView {
+                component_id: c.component_id.0,
+                status: c.status.as_str().to_owned(),
+            })
+            .collect(),
     })
+}
+
+/// Checks affected components: each in the workspace (named by its index), listed once.
+async fn check_components(
+    state: &AppState,
+    ws: WorkspaceId,
+    input: &[ComponentStatusInput],
+) -> Result<Vec<AffectedComponent>, ApiError> {
+    if input.len() > 500 {
+        return Err(ApiError::invalid("components", "at most 500 components"));
+    }
+    let mut scope = state.store.workspace(ws);
+    let mut out: Vec<AffectedComponent> = Vec::with_capacity(input.len());
+    for (i, c) in input.iter().enumerate() {
+        let id = ComponentId(c.component_id);
+        if out.iter().any(|a| a.component_id == id) {
+            return Err(ApiError::invalid(
+                format!("components[{i}].component_id"),
+                "is listed twice",
+            ));
+        }
+        if scope.component(id).await?.is_none() {
+            return Err(ApiError::invalid(
+                format!("components[{i}].component_id"),
+                "no component with this id in this workspace",
+            ));
+        }
+        out.push(AffectedComponent {
+            component_id: id,
+            status: c.status.into(),
+        });
+    }
+    Ok(out)
 }
 
 fn check_message(message: &str) -> Result<String, ApiError> {
@@ -248,20 +396,36 @@ pub async fn add_update(
     let id = IncidentId(id);
     let message = check_message(&input.message)?;
     let now = state.clock.now();
-    let mut scope = state.store.workspace(access.ws());
-    if scope.incident(id).await?.is_none() {
+    if state
+        .store
+        .workspace(access.ws())
+        .incident(id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("incident"));
     }
-    match input.status {
-        ApiIncidentStatus::Resolved => {
-            scope.resolve_incident(id, now, &message).await?;
-        }
-        s => {
-            scope
-                .add_incident_update(id, s.into(), &message, now)
-                .await?;
-        }
+    let components = check_components(&state, access.ws(), &input.components).await?;
+    let update = NewIncidentUpdate {
+        status: input.status.into(),
+        message,
+        components,
+    };
+    // The update and its messages to the page's subscribers commit together.
+    let mut tx = state.store.begin().await?;
+    tx.workspace(access.ws())
+        .post_incident_update(id, &update, now)
+        .await?;
+    if let Some(incident) = tx.workspace(access.ws()).incident(id).await? {
+        let event = if incident.status == IncidentStatus::Resolved {
+            IncidentEvent::Resolved
+        } else {
+            IncidentEvent::Updated
+        };
+        enqueue_incident(&mut tx, &incident, event, &update.message, now).await?;
     }
+    tx.commit().await?;
+    state.pages.invalidate(access.ws());
     Ok((
         StatusCode::CREATED,
         Json(detail(&state, access.ws(), id).await?),
@@ -292,17 +456,138 @@ pub async fn resolve(
         Some(m) => check_message(&m)?,
         None => "Resolved manually.".to_owned(),
     };
-    let mut scope = state.store.workspace(access.ws());
-    let incident = scope
+    let mut tx = state.store.begin().await?;
+    let incident = tx
+        .workspace(access.ws())
         .incident(id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
     if incident.resolved_at.is_some() {
         return Err(ApiError::conflict("this incident is already resolved"));
     }
-    scope
-        .resolve_incident(id, state.clock.now(), &message)
+    let now = state.clock.now();
+    tx.workspace(access.ws())
+        .resolve_incident(id, now, &message)
         .await?;
+    enqueue_incident(&mut tx, &incident, IncidentEvent::Resolved, &message, now).await?;
+    tx.commit().await?;
+    state.pages.invalidate(access.ws());
+    Ok(Json(detail(&state, access.ws(), id).await?))
+}
+
+/// Opens a manual incident (member): shown at once on the pages of the components it
+/// affects (every page of the workspace when it affects none).
+#[utoipa::path(post, path = "/workspaces/{workspace}/incidents", tag = "incidents",
+    params(("workspace" = String, Path, description = "Workspace slug")),
+    request_body = NewIncidentInput,
+    responses(
+        (status = 201, body = IncidentDetail),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    access: Access<Write>,
+    ApiJson(input): ApiJson<NewIncidentInput>,
+) -> Result<(StatusCode, Json<IncidentDetail>), ApiError> {
+    let title = validate_name("title", &input.title)?;
+    let message = check_message(&input.message)?;
+    let components = check_components(&state, access.ws(), &input.components).await?;
+    let new = NewIncident {
+        monitor_id: None,
+        kind: IncidentKind::Manual,
+        title,
+        status: input
+            .status
+            .unwrap_or(ApiIncidentStatus::Investigating)
+            .into(),
+        impact: input.impact.into(),
+        message,
+        started_at: state.clock.now(),
+    };
+    let mut tx = state.store.begin().await?;
+    let incident = tx
+        .workspace(access.ws())
+        .open_incident_affecting(&new, &components)
+        .await?;
+    enqueue_incident(
+        &mut tx,
+        &incident,
+        IncidentEvent::Created,
+        &new.message,
+        new.started_at,
+    )
+    .await?;
+    tx.commit().await?;
+    state.pages.invalidate(access.ws());
+    Ok((
+        StatusCode::CREATED,
+        Json(detail(&state, access.ws(), incident.id).await?),
+    ))
+}
+
+/// Changes an incident's title or impact (member).
+#[utoipa::path(patch, path = "/workspaces/{workspace}/incidents/{id}", tag = "incidents",
+    params(
+        ("workspace" = String, Path, description = "Workspace slug"),
+        ("id" = i64, Path, description = "Incident id"),
+    ),
+    request_body = EditIncidentInput,
+    responses(
+        (status = 200, body = IncidentDetail),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn edit(
+    State(state): State<AppState>,
+    access: Access<Write>,
+    ApiPath((_, id)): IncidentPath,
+    ApiJson(input): ApiJson<EditIncidentInput>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let id = IncidentId(id);
+    let mut scope = state.store.workspace(access.ws());
+    let incident = scope
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    let title = match &input.title {
+        Some(t) => validate_name("title", t)?,
+        None => incident.title,
+    };
+    let impact = input.impact.map_or(incident.impact, Impact::from);
+    scope
+        .edit_incident(id, &title, impact, state.clock.now())
+        .await?;
+    state.pages.invalidate(access.ws());
+    Ok(Json(detail(&state, access.ws(), id).await?))
+}
+
+/// Publishes an automatic incident held for review (member): pages that hold automatic
+/// incidents show it from now on. Publishing twice is harmless.
+#[utoipa::path(post, path = "/workspaces/{workspace}/incidents/{id}/publish", tag = "incidents",
+    params(
+        ("workspace" = String, Path, description = "Workspace slug"),
+        ("id" = i64, Path, description = "Incident id"),
+    ),
+    responses(
+        (status = 200, body = IncidentDetail),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+pub async fn publish(
+    State(state): State<AppState>,
+    access: Access<Write>,
+    ApiPath((_, id)): IncidentPath,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let id = IncidentId(id);
+    state
+        .store
+        .workspace(access.ws())
+        .publish_incident(id, state.clock.now())
+        .await?;
+    state.pages.invalidate(access.ws());
     Ok(Json(detail(&state, access.ws(), id).await?))
 }
 
@@ -407,6 +692,10 @@ async fn validate_maintenance(
     input: &MaintenanceInput,
 ) -> Result<NewMaintenance, ApiError> {
     let title = validate_name("title", &input.title)?;
+    let message = match input.message.as_deref().map(str::trim) {
+        None | Some("") => String::new(),
+        Some(m) => check_message(m)?,
+    };
     if input.ends_at <= input.starts_at {
         return Err(ApiError::invalid("ends_at", "must be after starts_at"));
     }
@@ -466,7 +755,7 @@ async fn validate_maintenance(
     }
     Ok(NewMaintenance {
         title,
-        message: input.message.clone().unwrap_or_default(),
+        message,
         starts_at: Timestamp::from(input.starts_at),
         ends_at: Timestamp::from(input.ends_at),
         recurrence_cron: cron,
@@ -520,6 +809,7 @@ pub async fn create_maintenance(
         .workspace(access.ws())
         .create_maintenance(&new, now)
         .await?;
+    state.pages.invalidate(access.ws());
     Ok((StatusCode::CREATED, Json(maintenance_view(m, now))))
 }
 
@@ -579,6 +869,7 @@ pub async fn update_maintenance(
         .workspace(access.ws())
         .update_maintenance(id, &new)
         .await?;
+    state.pages.invalidate(access.ws());
     Ok(Json(maintenance_view(m, state.clock.now())))
 }
 
@@ -603,5 +894,6 @@ pub async fn delete_maintenance(
         .workspace(access.ws())
         .delete_maintenance(MaintenanceId(id))
         .await?;
+    state.pages.invalidate(access.ws());
     Ok(StatusCode::NO_CONTENT)
 }

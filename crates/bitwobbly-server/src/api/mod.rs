@@ -29,7 +29,10 @@ use crate::state::AppState;
 pub mod channels;
 pub mod extract;
 pub mod incidents;
+pub mod issues;
 pub mod monitors;
+pub mod pages;
+pub mod projects;
 pub mod session;
 pub mod views;
 pub mod workspaces;
@@ -137,7 +140,10 @@ api_routes! {
     get "/workspaces/{workspace}/monitors/{id}/incidents" => monitors::incidents;
 
     get "/workspaces/{workspace}/incidents" => incidents::list;
+    post "/workspaces/{workspace}/incidents" => incidents::create;
     get "/workspaces/{workspace}/incidents/{id}" => incidents::get;
+    patch "/workspaces/{workspace}/incidents/{id}" => incidents::edit;
+    post "/workspaces/{workspace}/incidents/{id}/publish" => incidents::publish;
     post "/workspaces/{workspace}/incidents/{id}/updates" => incidents::add_update;
     post "/workspaces/{workspace}/incidents/{id}/resolve" => incidents::resolve;
 
@@ -146,6 +152,21 @@ api_routes! {
     get "/workspaces/{workspace}/maintenance/{id}" => incidents::get_maintenance;
     put "/workspaces/{workspace}/maintenance/{id}" => incidents::update_maintenance;
     delete "/workspaces/{workspace}/maintenance/{id}" => incidents::delete_maintenance;
+
+    get "/workspaces/{workspace}/pages" => pages::list;
+    post "/workspaces/{workspace}/pages" => pages::create;
+    get "/workspaces/{workspace}/pages/{id}" => pages::get;
+    put "/workspaces/{workspace}/pages/{id}" => pages::update;
+    delete "/workspaces/{workspace}/pages/{id}" => pages::delete;
+    put "/workspaces/{workspace}/pages/{id}/password" => pages::set_password;
+    post "/workspaces/{workspace}/pages/{id}/groups" => pages::create_group;
+    patch "/workspaces/{workspace}/pages/{id}/groups/{group_id}" => pages::update_group;
+    delete "/workspaces/{workspace}/pages/{id}/groups/{group_id}" => pages::delete_group;
+    put "/workspaces/{workspace}/pages/{id}/group-order" => pages::order_groups;
+    post "/workspaces/{workspace}/pages/{id}/components" => pages::create_component;
+    put "/workspaces/{workspace}/pages/{id}/components/{component_id}" => pages::update_component;
+    delete "/workspaces/{workspace}/pages/{id}/components/{component_id}" => pages::delete_component;
+    put "/workspaces/{workspace}/pages/{id}/component-order" => pages::order_components;
 
     get "/workspaces/{workspace}/channels" => channels::list;
     post "/workspaces/{workspace}/channels" => channels::create;
@@ -156,6 +177,34 @@ api_routes! {
 
     get "/workspaces/{workspace}/notifications" => channels::notifications;
     post "/workspaces/{workspace}/notifications/{id}/replay" => channels::replay;
+
+    get "/workspaces/{workspace}/projects" => projects::list;
+    post "/workspaces/{workspace}/projects" => projects::create;
+    get "/workspaces/{workspace}/projects/{id}" => projects::get;
+    patch "/workspaces/{workspace}/projects/{id}" => projects::update;
+    delete "/workspaces/{workspace}/projects/{id}" => projects::delete;
+    get "/workspaces/{workspace}/projects/{id}/keys" => projects::list_keys;
+    post "/workspaces/{workspace}/projects/{id}/keys" => projects::create_key;
+    patch "/workspaces/{workspace}/projects/{id}/keys/{key_id}" => projects::update_key;
+    delete "/workspaces/{workspace}/projects/{id}/keys/{key_id}" => projects::revoke_key;
+    post "/workspaces/{workspace}/projects/{id}/keys/{key_id}/rotate" => projects::rotate_key;
+    get "/workspaces/{workspace}/projects/{id}/transactions" => projects::transactions;
+    get "/workspaces/{workspace}/projects/{id}/transactions/series" => projects::transaction_series;
+    get "/workspaces/{workspace}/projects/{id}/releases" => projects::releases;
+    get "/workspaces/{workspace}/projects/{id}/crons" => projects::crons;
+    get "/workspaces/{workspace}/projects/{id}/crons/{slug}/check-ins" => projects::check_ins;
+    get "/workspaces/{workspace}/projects/{id}/issues" => issues::list;
+    post "/workspaces/{workspace}/projects/{id}/issues/resolve" => issues::bulk_resolve;
+    post "/workspaces/{workspace}/projects/{id}/issues/ignore" => issues::bulk_ignore;
+    post "/workspaces/{workspace}/projects/{id}/issues/unresolve" => issues::bulk_unresolve;
+    get "/workspaces/{workspace}/projects/{id}/issues/{issue_id}" => issues::get;
+    post "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/resolve" => issues::resolve;
+    post "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/ignore" => issues::ignore;
+    post "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/unresolve" => issues::unresolve;
+    get "/workspaces/{workspace}/projects/{id}/events/{event_id}" => issues::event;
+    get "/workspaces/{workspace}/projects/{id}/events/{event_id}/raw" => issues::event_raw;
+    get "/workspaces/{workspace}/projects/{id}/events/{event_id}/attachments" => issues::event_attachments;
+    get "/workspaces/{workspace}/projects/{id}/attachments/{attachment_id}" => issues::attachment;
 }
 
 /// The API's routes, fallbacks in the error shape (404 `not_found`, 405
@@ -234,10 +283,22 @@ impl Modify for Security {
         monitors::channels, monitors::set_channels, monitors::results, monitors::stats,
         monitors::incidents,
         incidents::list, incidents::get, incidents::add_update, incidents::resolve,
+        incidents::create, incidents::edit, incidents::publish,
         incidents::list_maintenance, incidents::create_maintenance, incidents::get_maintenance,
         incidents::update_maintenance, incidents::delete_maintenance,
+        pages::list, pages::create, pages::get, pages::update, pages::delete,
+        pages::set_password, pages::create_group, pages::update_group, pages::delete_group,
+        pages::order_groups, pages::create_component, pages::update_component,
+        pages::delete_component, pages::order_components,
         channels::list, channels::create, channels::get, channels::update, channels::delete,
         channels::test, channels::notifications, channels::replay,
+        projects::list, projects::create, projects::get, projects::update, projects::delete,
+        projects::list_keys, projects::create_key, projects::update_key, projects::revoke_key,
+        projects::rotate_key, projects::transactions, projects::transaction_series,
+        projects::releases, projects::crons, projects::check_ins,
+        issues::list, issues::bulk_resolve, issues::bulk_ignore, issues::bulk_unresolve,
+        issues::get, issues::resolve, issues::ignore, issues::unresolve, issues::event,
+        issues::event_raw, issues::event_attachments, issues::attachment,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
 )]

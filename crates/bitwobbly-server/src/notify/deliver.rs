@@ -48,7 +48,8 @@ pub(super) async fn run(state: AppState) {
                         let span = tracing::info_span!(
                             "deliver",
                             outbox_id = row.id.0,
-                            channel_id = row.channel_id.0,
+                            channel_id = row.channel_id.map(|c| c.0),
+                            subscriber_id = row.subscriber_id.map(|s| s.0),
                             attempt = row.attempts
                         );
                         tasks.spawn(deliver(state.clone(), row).instrument(span));
@@ -113,7 +114,7 @@ fn log_join(done: Result<(), tokio::task::JoinError>) {
 }
 
 /// How one delivery ended, as the metrics name it.
-enum Outcome {
+pub(super) enum Outcome {
     Sent,
     Retry,
     Dead,
@@ -121,7 +122,7 @@ enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(&self) -> &'static str {
+    pub(super) fn as_str(&self) -> &'static str {
         match self {
             Self::Sent => "sent",
             Self::Retry => "retry",
@@ -133,10 +134,14 @@ impl Outcome {
 
 /// Delivers one claimed row and records what happened.
 async fn deliver(state: AppState, row: Notification) {
+    let Some(channel_id) = row.channel_id else {
+        super::subscriber::deliver(&state, &row).await;
+        return;
+    };
     let channel = match state
         .store
         .workspace(row.workspace_id)
-        .channel(row.channel_id)
+        .channel(channel_id)
         .await
     {
         Ok(channel) => channel,
@@ -193,10 +198,27 @@ async fn deliver(state: AppState, row: Notification) {
         message_id: &message_id,
         event: &row.event,
     };
-    let result = settings.send(&ctx, &alert).await;
+    let outcome = match settings.send(&ctx, &alert).await {
+        Err(e) if e.is_gone() => {
+            disable_channel(&state, &row, &channel, &e.message).await;
+            Outcome::Disabled
+        }
+        result => record(&state, &row, kind, result).await,
+    };
+    state.metrics.count_delivery(kind, outcome.as_str());
+}
+
+/// Records how a send of `row` (through a `kind` of receiver) ended: sent, retried later
+/// with backoff, or dead after the last attempt or a permanent failure.
+pub(super) async fn record(
+    state: &AppState,
+    row: &Notification,
+    kind: &str,
+    result: Result<(), super::SendError>,
+) -> Outcome {
     let now = state.clock.now();
     let node = state.node.as_str();
-    let outcome = match result {
+    match result {
         Ok(()) => match state.store.global().mark_sent(row.id, node, now).await {
             Ok(()) => {
                 tracing::debug!(kind, "notification sent");
@@ -207,16 +229,12 @@ async fn deliver(state: AppState, row: Notification) {
                 Outcome::Sent
             }
         },
-        Err(e) if e.is_gone() => {
-            disable_channel(&state, &row, &channel, &e.message).await;
-            Outcome::Disabled
-        }
         Err(e) => {
             let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
             let cfg = &state.config.notifier;
             if e.permanent || attempts >= cfg.max_attempts {
                 tracing::warn!(kind, attempts, error = %e.message, "notification failed for good; it is dead");
-                give_up(&state, &row, &e.message).await;
+                give_up(state, row, &e.message).await;
                 Outcome::Dead
             } else {
                 let delay = backoff::with_retry_after(
@@ -241,12 +259,11 @@ async fn deliver(state: AppState, row: Notification) {
                 Outcome::Retry
             }
         }
-    };
-    state.metrics.count_delivery(kind, outcome.as_str());
+    }
 }
 
 /// Marks the row dead with `why`.
-async fn give_up(state: &AppState, row: &Notification, why: &str) {
+pub(super) async fn give_up(state: &AppState, row: &Notification, why: &str) {
     if let Err(e) = state
         .store
         .global()

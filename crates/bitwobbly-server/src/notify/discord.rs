@@ -45,7 +45,7 @@ pub(crate) fn render(alert: &Alert) -> Value {
     let title = truncate_chars(&alert.title(), TITLE_MAX);
     let fields: Vec<(&str, String)> = text::facts(alert)
         .into_iter()
-        .filter(|(name, _)| *name != "Reason")
+        .filter(|(name, _)| *name != text::reason_label(alert))
         .map(|(name, value)| (name, non_empty(truncate_chars(&value, FIELD_VALUE_MAX))))
         .collect();
     let used = title.chars().count()

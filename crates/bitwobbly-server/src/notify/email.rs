@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use bitwobbly_core::alert::Alert;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Mailbox, Message, MessageBuilder};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
@@ -39,10 +39,17 @@ enum TlsMode {
     None,
 }
 
-/// An email channel's settings.
+/// An email channel's settings: the recipients and the SMTP server.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     to: Vec<Mailbox>,
+    smtp: Smtp,
+}
+
+/// An SMTP server and the sender address (a channel's `smtp` object; also the status-page
+/// subscribers' server).
+#[derive(Debug, Clone)]
+pub(crate) struct Smtp {
     from: Mailbox,
     host: String,
     port: u16,
@@ -75,10 +82,29 @@ impl Settings {
                     .map_err(|e| f.invalid(&field, format!("is not an email address: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let smtp = f.object(
-            "smtp",
-            &["host", "port", "tls", "username", "password", "from"],
-        )?;
+        let smtp = Smtp::parse(&f.object("smtp", Smtp::FIELDS)?)?;
+        Ok(Self { to, smtp })
+    }
+
+    pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
+        let mut builder = self.smtp.builder(&alert.title(), ctx.message_id);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        let message = builder
+            .body(body(alert))
+            .map_err(|e| SendError::permanent(format!("cannot build the message: {e}")))?;
+        self.smtp.deliver(ctx, message).await
+    }
+}
+
+impl Smtp {
+    /// The keys of an `smtp` object.
+    pub(crate) const FIELDS: &[&str] = &["host", "port", "tls", "username", "password", "from"];
+
+    /// Reads and checks an `smtp` object (`host`, `port`, `tls`, `username`, `password`,
+    /// `from`).
+    pub(crate) fn parse(smtp: &Fields<'_>) -> Result<Self, ApiError> {
         let host = smtp.string("host")?;
         if host.contains(|c: char| c.is_whitespace() || c == '/') {
             return Err(smtp.invalid("host", "must be a host name or address"));
@@ -116,7 +142,6 @@ impl Settings {
             .parse::<Mailbox>()
             .map_err(|e| smtp.invalid("from", format!("is not an email address: {e}")))?;
         Ok(Self {
-            to,
             from,
             host: host.to_owned(),
             port,
@@ -125,8 +150,22 @@ impl Settings {
         })
     }
 
-    pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
-        let message = self.message(alert, ctx.message_id)?;
+    /// A message from the sender with `subject` (cut to 200 characters), a `Message-ID`
+    /// derived from `message_id`, and a plain-text body type; add recipients and the body.
+    pub(crate) fn builder(&self, subject: &str, message_id: &str) -> MessageBuilder {
+        Message::builder()
+            .from(self.from.clone())
+            .subject(truncate_chars(subject, SUBJECT_MAX))
+            .message_id(Some(format!("<{message_id}@bitwobbly>")))
+            .header(ContentType::TEXT_PLAIN)
+    }
+
+    /// Sends `message` through the server, within the context's timeout and target rule.
+    pub(crate) async fn deliver(
+        &self,
+        ctx: &SendCtx<'_>,
+        message: Message,
+    ) -> Result<(), SendError> {
         // With private targets denied, resolve here, check every address and connect to a
         // checked one (the certificate is still verified against the host name).
         let server = if ctx.deny_private {
@@ -171,21 +210,6 @@ impl Settings {
         TlsParameters::new(self.host.clone())
             .map_err(|e| SendError::permanent(format!("TLS settings: {}", error_chain(&e))))
     }
-
-    /// The message: subject, recipients, a plain-text body with the facts.
-    fn message(&self, alert: &Alert, message_id: &str) -> Result<Message, SendError> {
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .subject(truncate_chars(&alert.title(), SUBJECT_MAX))
-            .message_id(Some(format!("<{message_id}@bitwobbly>")))
-            .header(ContentType::TEXT_PLAIN);
-        for to in &self.to {
-            builder = builder.to(to.clone());
-        }
-        builder
-            .body(body(alert))
-            .map_err(|e| SendError::permanent(format!("cannot build the message: {e}")))
-    }
 }
 
 /// The plain-text body.
@@ -193,7 +217,7 @@ pub(crate) fn body(alert: &Alert) -> String {
     let mut s = alert.title();
     s.push_str("\n\n");
     for (k, v) in text::facts(alert) {
-        let v = if k == "Reason" {
+        let v = if k == text::reason_label(alert) {
             truncate_bytes(&v, REASON_MAX)
         } else {
             v

@@ -26,12 +26,13 @@
 mod backoff;
 mod deliver;
 mod discord;
-mod email;
+pub(crate) mod email;
 mod fields;
 mod http;
 mod ntfy;
 mod pagerduty;
 mod slack;
+pub(crate) mod subscriber;
 mod teams;
 mod text;
 mod webhook;

@@ -114,7 +114,8 @@ fn tag(kind: AlertKind) -> &'static str {
 pub(crate) fn render(alert: &Alert, topic: &str, priority: Option<u8>) -> Value {
     // The reason comes last: when the message is too long, only the reason is cut.
     let mut facts = text::facts(alert);
-    facts.sort_by_key(|(k, _)| *k == "Reason");
+    let reason = text::reason_label(alert);
+    facts.sort_by_key(|(k, _)| *k == reason);
     let message: String = facts
         .iter()
         .map(|(k, v)| format!("{k}: {v}"))

@@ -35,7 +35,14 @@ pub(crate) fn render(alert: &Alert) -> Value {
             "text": truncate_chars(&format!("*{label}*\n{value}"), FIELD_MAX),
         })
     };
-    let reason = format!("*Reason*\n{}", slack_escape(text::reason(alert)));
+    let reason_label = text::reason_label(alert);
+    let reason = format!("*{reason_label}*\n{}", slack_escape(text::reason(alert)));
+    // The facts as fields; the reason and the link have their own blocks.
+    let fields: Vec<Value> = text::facts(alert)
+        .iter()
+        .filter(|(k, _)| *k != reason_label && *k != "Link")
+        .map(|(k, v)| field(k, v))
+        .collect();
     let link = format!(
         "Raised {} · <{}|Open in Bit Wobbly>",
         text::raised(alert),
@@ -56,12 +63,7 @@ pub(crate) fn render(alert: &Alert) -> Value {
             "blocks": [
                 {
                     "type": "section",
-                    "fields": [
-                        field("Monitor", &alert.monitor),
-                        field("Target", &alert.target),
-                        field("Started", &text::started(alert)),
-                        field("Duration", &text::duration(alert)),
-                    ],
+                    "fields": fields,
                 },
                 {
                     "type": "section",

@@ -30,7 +30,7 @@ fn style(kind: AlertKind) -> &'static str {
 pub(crate) fn render(alert: &Alert) -> Value {
     let facts: Vec<Value> = text::facts(alert)
         .into_iter()
-        .filter(|(name, _)| *name != "Reason")
+        .filter(|(name, _)| *name != text::reason_label(alert))
         .map(|(name, value)| json!({ "title": name, "value": truncate_chars(&value, FACT_MAX) }))
         .collect();
     let mut card = json!({
@@ -53,7 +53,7 @@ pub(crate) fn render(alert: &Alert) -> Value {
             { "type": "FactSet", "facts": facts },
             {
                 "type": "TextBlock",
-                "text": truncate_chars(&format!("Reason: {}", text::reason(alert)), REASON_MAX),
+                "text": truncate_chars(&format!("{}: {}", text::reason_label(alert), text::reason(alert)), REASON_MAX),
                 "wrap": true,
             },
         ],

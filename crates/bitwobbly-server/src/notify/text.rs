@@ -71,10 +71,30 @@ pub(crate) fn reason(alert: &Alert) -> &str {
     alert.reason.as_deref().unwrap_or("-")
 }
 
+/// The label of the reason fact: `Reason`, or `Details` for an issue alert (where it
+/// summarises the issue).
+pub(crate) fn reason_label(alert: &Alert) -> &'static str {
+    if alert.kind.is_issue() {
+        "Details"
+    } else {
+        "Reason"
+    }
+}
+
 /// The labelled facts every message carries, in order: monitor, target, reason, started,
-/// duration, link. Values are not truncated here.
-pub(crate) fn facts(alert: &Alert) -> [(&'static str, String); 6] {
-    [
+/// duration, link; for an issue alert: issue, project, details, first seen, link. Values are
+/// not truncated here.
+pub(crate) fn facts(alert: &Alert) -> Vec<(&'static str, String)> {
+    if alert.kind.is_issue() {
+        return vec![
+            ("Issue", alert.monitor.clone()),
+            ("Project", alert.target.clone()),
+            ("Details", reason(alert).to_owned()),
+            ("First seen", started(alert)),
+            ("Link", alert.link.clone()),
+        ];
+    }
+    vec![
         ("Monitor", alert.monitor.clone()),
         ("Target", alert.target.clone()),
         ("Reason", reason(alert).to_owned()),

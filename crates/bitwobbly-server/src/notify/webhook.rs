@@ -48,8 +48,17 @@ impl Settings {
         Ok(Self { url, key })
     }
 
+    /// A webhook without a signing secret (status-page subscribers' webhooks).
+    pub(crate) fn unsigned(url: Url) -> Self {
+        Self { url, key: None }
+    }
+
     pub(crate) async fn send(&self, ctx: &SendCtx<'_>, alert: &Alert) -> Result<(), SendError> {
-        let body = body(alert, ctx.event);
+        self.post(ctx, body(alert, ctx.event)).await
+    }
+
+    /// Posts a JSON `body` with the Standard Webhooks headers (signed when there is a secret).
+    pub(crate) async fn post(&self, ctx: &SendCtx<'_>, body: Vec<u8>) -> Result<(), SendError> {
         let timestamp = ctx.now.unix_timestamp();
         let mut headers = http::json_headers();
         headers.insert("webhook-id", header_value(ctx.message_id)?);

@@ -70,6 +70,9 @@ pub(crate) struct Extra {
 pub(crate) struct Judged {
     /// The monitor's status afterwards.
     pub(crate) status: MonitorStatus,
+    /// Whether status pages may show something new (status or incident changed): call
+    /// `state.pages.invalidate` after the commit.
+    pub(crate) page_changed: bool,
 }
 
 /// Inside `tx`, with the monitor's state already locked (`current`): feeds `outcome` (if
@@ -130,7 +133,11 @@ pub(crate) async fn judge(
             "incident changed"
         );
     }
-    Ok(Judged { status })
+    let page_changed = status != current.status || applied.incident.is_some();
+    Ok(Judged {
+        status,
+        page_changed,
+    })
 }
 
 /// The result row of a report.
@@ -383,6 +390,9 @@ async fn persist(
             .await?;
     }
     tx.commit().await?;
+    if judged.page_changed {
+        state.pages.invalidate(monitor.workspace_id);
+    }
     Ok(Some(judged))
 }
 
@@ -413,13 +423,14 @@ async fn heartbeat_due(state: &AppState, cm: &ClaimedMonitor) {
             .wake_at
             .map_or_else(|| now.plus(PARKED), Timestamp::from);
         let mut missed = None;
+        let mut page_changed = false;
         if let Some(outcome) = verdict.outcome {
             if state.scheduler.online() {
                 let extra = Extra {
                     at: Some(now),
                     ..Extra::default()
                 };
-                judge(
+                page_changed = judge(
                     &mut tx,
                     state,
                     monitor,
@@ -428,7 +439,8 @@ async fn heartbeat_due(state: &AppState, cm: &ClaimedMonitor) {
                     extra,
                     now,
                 )
-                .await?;
+                .await?
+                .page_changed;
                 missed = Some(outcome);
             } else {
                 // Pings may not reach a node that lost its network: not a miss yet.
@@ -440,6 +452,9 @@ async fn heartbeat_due(state: &AppState, cm: &ClaimedMonitor) {
         let wake = wake.max(now.plus(Duration::from_millis(1)));
         tx.global().release_monitor(id, &state.node, wake).await?;
         tx.commit().await?;
+        if page_changed {
+            state.pages.invalidate(monitor.workspace_id);
+        }
         Ok(missed)
     }
     .await;
@@ -504,5 +519,8 @@ pub(crate) async fn record_now(
         .insert_results(&[result_row(monitor.id, report)])
         .await?;
     tx.commit().await?;
+    if judged.page_changed {
+        state.pages.invalidate(ws);
+    }
     Ok((judged.status, true))
 }

@@ -40,6 +40,9 @@ pub(crate) use both;
 /// The API router over a test database, mounted at `/api/v1` as the server does.
 pub(crate) struct Api {
     app: Router,
+    state: AppState,
+    /// The data directory of [`Api::default_config`] (blobs), removed on drop.
+    _data: Option<tempfile::TempDir>,
 }
 
 /// A response, read whole.
@@ -163,13 +166,28 @@ impl Api {
         let state = AppState::new(store.clone(), config, "api-test".to_owned());
         let app = Router::new()
             .nest("/api/v1", api::router())
-            .with_state(state);
-        Self { app }
+            .with_state(state.clone());
+        Self {
+            app,
+            state,
+            _data: None,
+        }
     }
 
-    /// The API over `store` with the default configuration.
+    /// The API over `store` with the default configuration, its data directory (blobs) in a
+    /// temporary directory.
     pub(crate) fn default_config(store: &Store) -> Self {
-        Self::new(store, Config::default())
+        let data = tempfile::tempdir().expect("a data directory");
+        let mut config = Config::default();
+        config.data_dir = data.path().to_path_buf();
+        let mut api = Self::new(store, config);
+        api._data = Some(data);
+        api
+    }
+
+    /// The server state behind the router (its blob store, configuration, ...).
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Sends a request as if from `127.0.0.1:40000`.

@@ -11,5 +11,8 @@ mod access;
 mod channels;
 mod incidents;
 mod input;
+mod issues;
 mod monitors;
+mod pages;
+mod projects;
 mod routes;

@@ -153,6 +153,91 @@ const TABLE: &[(&str, &str, Need)] = &[
     ),
     (
         "post",
+        "/workspaces/{workspace}/incidents",
+        Need::Role(Role::Member),
+    ),
+    (
+        "patch",
+        "/workspaces/{workspace}/incidents/{id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/incidents/{id}/publish",
+        Need::Role(Role::Member),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/pages",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/pages",
+        Need::Role(Role::Member),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/pages/{id}",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "put",
+        "/workspaces/{workspace}/pages/{id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/pages/{id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "put",
+        "/workspaces/{workspace}/pages/{id}/password",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/pages/{id}/groups",
+        Need::Role(Role::Member),
+    ),
+    (
+        "patch",
+        "/workspaces/{workspace}/pages/{id}/groups/{group_id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/pages/{id}/groups/{group_id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "put",
+        "/workspaces/{workspace}/pages/{id}/group-order",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/pages/{id}/components",
+        Need::Role(Role::Member),
+    ),
+    (
+        "put",
+        "/workspaces/{workspace}/pages/{id}/components/{component_id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/pages/{id}/components/{component_id}",
+        Need::Role(Role::Member),
+    ),
+    (
+        "put",
+        "/workspaces/{workspace}/pages/{id}/component-order",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
         "/workspaces/{workspace}/incidents/{id}/updates",
         Need::Role(Role::Member),
     ),
@@ -225,6 +310,141 @@ const TABLE: &[(&str, &str, Need)] = &[
         "post",
         "/workspaces/{workspace}/notifications/{id}/replay",
         Need::Role(Role::Member),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "patch",
+        "/workspaces/{workspace}/projects/{id}",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/projects/{id}",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/keys",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/keys",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "patch",
+        "/workspaces/{workspace}/projects/{id}/keys/{key_id}",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/projects/{id}/keys/{key_id}",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/keys/{key_id}/rotate",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/transactions",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/transactions/series",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/releases",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/crons",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/crons/{slug}/check-ins",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/issues",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/resolve",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/ignore",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/unresolve",
+        Need::Role(Role::Member),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/issues/{issue_id}",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/resolve",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/ignore",
+        Need::Role(Role::Member),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/projects/{id}/issues/{issue_id}/unresolve",
+        Need::Role(Role::Member),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/events/{event_id}",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/events/{event_id}/raw",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/events/{event_id}/attachments",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/projects/{id}/attachments/{attachment_id}",
+        Need::Role(Role::Viewer),
     ),
 ];
 
@@ -344,7 +564,9 @@ fn request(method: &str, template: &str, fx: &Fixture) -> Call {
     } else {
         0
     };
-    let path = template
+    let path = fx
+        .ingest
+        .fill(&fx.pages.fill(template))
         .replace("{workspace}", &fx.a.ws.slug)
         .replace("{user_id}", &fx.other_user.to_string())
         .replace("{id}", &id.to_string());
@@ -380,7 +602,7 @@ fn body_for(method: &Method, template: &str, fx: &Fixture) -> Option<Value> {
         }),
         ("POST", "/workspaces") => json!({"slug": "made-here"}),
         ("POST", "/auth/login") => json!({"email": "nobody@example.com", "password": "x"}),
-        _ => return None,
+        (m, t) => return fx.ingest.body(m, t).or_else(|| fx.pages.body(m, t)),
     })
 }
 
@@ -396,6 +618,8 @@ struct Fixture {
     notification: i64,
     token: i64,
     other_user: i64,
+    ingest: crate::projects::IngestFixture,
+    pages: crate::pages::PagesFixture,
 }
 
 async fn fixture(store: &Store, api: &Api) -> Fixture {
@@ -503,9 +727,13 @@ async fn fixture(store: &Store, api: &Api) -> Fixture {
         .create_user("new@example.com", "New", PASSWORD, now)
         .await
         .expect("user");
+    let ingest = crate::projects::ingest_fixture(store, api, &a).await;
+    let pages = crate::pages::pages_fixture(api, &a).await;
     let session = api.call(login(&b.owner.email, PASSWORD)).await;
     session.ok(200);
     Fixture {
+        ingest,
+        pages,
         b_cookie: cookie_of(&session),
         a,
         b,
@@ -560,6 +788,7 @@ async fn snapshot(store: &Store, ws: WorkspaceId) -> String {
             .await
             .expect("maint")
     );
+    out += &crate::pages::pages_snapshot(store, ws).await;
     out += &format!("{:?}\n", s.members().await.expect("members"));
     for mut t in s.api_tokens().await.expect("tokens") {
         t.last_used_at = None;
@@ -569,6 +798,7 @@ async fn snapshot(store: &Store, ws: WorkspaceId) -> String {
         "{:?}\n",
         s.notifications(None, 100).await.expect("notifications")
     );
+    out += &crate::projects::ingest_snapshot(store, ws).await;
     out
 }
 

@@ -3,6 +3,7 @@
 use bitwobbly_server::notify::{self, AlertKind};
 use bitwobbly_store::prelude::*;
 use bitwobbly_test_support::pki::TestCa;
+use bitwobbly_test_support::smtp::unfold;
 use serde_json::json;
 
 use crate::harness::{
@@ -19,13 +20,6 @@ fn settings(port: u16, tls: &str) -> serde_json::Value {
             "from": "Bit Wobbly <alerts@example.test>",
         },
     })
-}
-
-/// The message with its header lines unfolded.
-fn unfold(raw: &str) -> String {
-    raw.replace("\r\n", "\n")
-        .replace("\n ", " ")
-        .replace("\n\t", " ")
 }
 
 async fn email_reaches_a_real_smtp_server(store: Store) {

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -405,95 +404,5 @@ async fn handle(
 
 // === SMTP ===
 
-/// A real SMTP server: `python3 -m aiosmtpd` saving each message into a Maildir.
-pub(crate) struct Smtp {
-    pub(crate) port: u16,
-    maildir: tempfile::TempDir,
-    child: tokio::process::Child,
-}
-
-/// A free port on loopback (bound then released; the server binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-impl Smtp {
-    /// Starts aiosmtpd on loopback; `extra` adds arguments (e.g. a TLS certificate).
-    pub(crate) async fn start(extra: &[&str]) -> Self {
-        let maildir = tempfile::tempdir().expect("maildir");
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir(maildir.path().join(sub)).expect("maildir folders");
-        }
-        let port = free_port();
-        let mut child = tokio::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(extra)
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path())
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 with aiosmtpd is needed (python3 -m pip install aiosmtpd)");
-        let start = tokio::time::Instant::now();
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("aiosmtpd exited at start ({status}); is it installed?");
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "aiosmtpd did not start listening"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            port,
-            maildir,
-            child,
-        }
-    }
-
-    fn new_dir(&self) -> PathBuf {
-        self.maildir.path().join("new")
-    }
-
-    /// The messages received so far, raw.
-    pub(crate) fn messages(&self) -> Vec<String> {
-        read_dir(&self.new_dir())
-    }
-
-    /// Waits until at least `n` messages arrived.
-    pub(crate) async fn wait_for(&self, n: usize) -> Vec<String> {
-        wait_until(&format!("{n} messages at the SMTP server"), || async {
-            self.messages().len() >= n
-        })
-        .await;
-        self.messages()
-    }
-
-    /// Stops the server.
-    pub(crate) async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-fn read_dir(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    files.sort();
-    files
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect()
-}
+/// A real SMTP server (aiosmtpd) saving each message into a Maildir.
+pub(crate) use bitwobbly_test_support::smtp::Smtp;

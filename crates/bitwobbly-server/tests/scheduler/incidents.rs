@@ -66,7 +66,7 @@ async fn down_after_failures_opens_one_incident_and_one_row_per_channel(db: &Tes
     assert!(inc.resolved_at.is_none());
 
     let rows = outbox(store, ws).await;
-    let mut channels: Vec<ChannelId> = rows.iter().map(|r| r.channel_id).collect();
+    let mut channels: Vec<ChannelId> = rows.iter().filter_map(|r| r.channel_id).collect();
     channels.sort();
     assert_eq!(channels, vec![a.id, b.id], "one row per enabled channel");
     for row in &rows {
