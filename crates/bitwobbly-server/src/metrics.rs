@@ -398,9 +398,7 @@ impl Metrics {
     /// Records one group commit: how many envelopes and how long it took.
     pub fn observe_ingest_commit(&self, batch: usize, took: Duration) {
         self.inner.ingest_commit_batch.observe(batch as f64);
-        self.inner
-            .ingest_commit_seconds
-            .observe(took.as_secs_f64());
+        self.inner.ingest_commit_seconds.observe(took.as_secs_f64());
     }
 
     /// Renders every metric in the Prometheus text format.
