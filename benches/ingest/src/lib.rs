@@ -91,13 +91,19 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         config.ingest.processing.enabled = false;
         let server = Server::bind(config).await?;
         let (project, key) = setup(&server.state().store).await?;
+        // Listen for SIGTERM before saying READY, so that a stop right away is graceful.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         {
             use std::io::Write as _;
             let mut out = std::io::stdout().lock();
             writeln!(out, "READY {} {} {}", server.local_addr(), project.0, key)?;
             out.flush()?;
         }
-        server.run().await?;
+        server
+            .run_until(async move {
+                term.recv().await;
+            })
+            .await?;
         Ok(())
     })
 }
