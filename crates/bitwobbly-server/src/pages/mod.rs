@@ -366,21 +366,28 @@ pub(crate) struct Resolved {
 /// when the address has no requests left.
 pub(crate) fn rate_limit(state: &AppState, parts: &Parts) -> Option<Response> {
     let pages = &state.pages;
-    let addr = crate::auth::client_addr(parts);
-    let decision = pages.limiter.take(
-        &[addr],
+    limit_address(
+        &pages.limiter,
+        crate::auth::client_addr(parts),
         pages.config.requests_per_minute,
-        tokio::time::Instant::now(),
-    );
+        "too many requests from this address; try again later",
+    )
+}
+
+/// Takes one request from `addr`'s bucket in `buckets` (a budget of `per_minute`); when it is
+/// spent, the 429 `rate_limited` answer saying `message`, with `RateLimit-*` and `Retry-After`.
+pub(crate) fn limit_address(
+    buckets: &Buckets<Option<IpAddr>>,
+    addr: Option<IpAddr>,
+    per_minute: u32,
+    message: &'static str,
+) -> Option<Response> {
+    let decision = buckets.take(&[addr], per_minute, tokio::time::Instant::now());
     if decision.allowed {
         return None;
     }
-    let mut res = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many requests from this address; try again later",
-    )
-    .into_response();
+    let mut res =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).into_response();
     decision.write_headers(res.headers_mut());
     Some(res)
 }

@@ -97,25 +97,14 @@ impl Subscriptions {
         self.smtp.as_ref()
     }
 
-    /// Takes one request of `addr`'s budget; the 429 when it is spent (boxed: a response is
-    /// large and this is the rare path).
-    fn limit(&self, addr: Option<IpAddr>) -> Result<(), Box<Response>> {
-        let decision = self.by_address.take(
-            &[addr],
+    /// Takes one request of `addr`'s budget; the 429 when it is spent.
+    fn limit(&self, addr: Option<IpAddr>) -> Option<Response> {
+        super::limit_address(
+            &self.by_address,
+            addr,
             self.config.requests_per_minute,
-            tokio::time::Instant::now(),
-        );
-        if decision.allowed {
-            return Ok(());
-        }
-        let mut res = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
             "too many subscription requests from this address; try again later",
         )
-        .into_response();
-        decision.write_headers(res.headers_mut());
-        Err(Box::new(res))
     }
 }
 
@@ -276,8 +265,8 @@ async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(res) = state.pages.subscriptions().limit(addr) {
-        return *res;
+    if let Some(res) = state.pages.subscriptions().limit(addr) {
+        return res;
     }
     let json = is_json(&headers);
     let input: Result<SubscribeInput, ApiError> = if json {
@@ -613,8 +602,8 @@ async fn confirm(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    if let Err(res) = state.pages.subscriptions().limit(addr) {
-        return *res;
+    if let Some(res) = state.pages.subscriptions().limit(addr) {
+        return res;
     }
     let (sub, page, base) = match by_token(&state, &params, &headers, &q.token).await {
         Ok(found) => found,
@@ -647,8 +636,8 @@ async fn unsubscribe(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    if let Err(res) = state.pages.subscriptions().limit(addr) {
-        return *res;
+    if let Some(res) = state.pages.subscriptions().limit(addr) {
+        return res;
     }
     let (sub, page, base) = match by_token(&state, &params, &headers, &q.token).await {
         Ok(found) => found,
