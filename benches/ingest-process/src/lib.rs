@@ -278,28 +278,7 @@ pub async fn setup(store: &Store, slug: &str) -> anyhow::Result<(WorkspaceId, Pr
     Ok((ws, project.id))
 }
 
-/// The bytes of every file under `dir` (0 when it does not exist).
-///
-/// # Errors
-/// An I/O error other than a missing directory.
-pub fn dir_size(dir: &Path) -> anyhow::Result<u64> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e.into()),
-    };
-    let mut total = 0;
-    for entry in entries {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        total += if meta.is_dir() {
-            dir_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
-}
+pub use bench_ingest::dir_size;
 
 /// Checkpoints the SQLite database at `db` (`PRAGMA wal_checkpoint(TRUNCATE)`) and returns the
 /// bytes of the database file and its `-wal` file.

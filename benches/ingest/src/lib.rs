@@ -248,13 +248,18 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// Total size of the files under `dir`.
+/// The bytes of every file under `dir` (0 when it does not exist).
 ///
 /// # Errors
-/// When the directory cannot be read.
+/// An I/O error other than a missing directory.
 pub fn dir_size(dir: &Path) -> anyhow::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
     let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
+    for entry in entries {
         let entry = entry?;
         let meta = entry.metadata()?;
         total += if meta.is_dir() {
