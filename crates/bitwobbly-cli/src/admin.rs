@@ -1,17 +1,20 @@
-//! `bitwobbly admin create-user`, `bitwobbly admin create-token` and
-//! `bitwobbly admin create-project`.
+//! `bitwobbly admin create-user`, `bitwobbly admin create-token`,
+//! `bitwobbly admin create-agent-token` and `bitwobbly admin create-project`.
 
 use std::io::{Read, Write};
 
 use anyhow::Context;
 use bitwobbly_server::Config;
-use bitwobbly_server::ops::admin::{self, AdminError, NewOwner, NewProject, NewToken};
+use bitwobbly_server::ops::admin::{
+    self, AdminError, NewAgentToken, NewOwner, NewProject, NewToken,
+};
 use bitwobbly_server::server::open_store;
 use bitwobbly_store::types::Role;
 use time::format_description::well_known::Rfc3339;
 
 use crate::args::{
-    AdminArgs, AdminCommand, CreateProjectArgs, CreateTokenArgs, CreateUserArgs, RoleArg,
+    AdminArgs, AdminCommand, CreateAgentTokenArgs, CreateProjectArgs, CreateTokenArgs,
+    CreateUserArgs, RoleArg,
 };
 use crate::{Exit, UsageError};
 
@@ -25,6 +28,7 @@ pub(crate) async fn run(
     match &args.command {
         AdminCommand::CreateUser(a) => create_user(a, config, out).await,
         AdminCommand::CreateToken(a) => create_token(a, config, out, err).await,
+        AdminCommand::CreateAgentToken(a) => create_agent_token(a, config, out, err).await,
         AdminCommand::CreateProject(a) => create_project(a, config, out, err).await,
     }
 }
@@ -86,6 +90,43 @@ async fn create_token(
         err,
         "created {} token {:?} (id {}) in workspace {}{expiry}; it is shown only once",
         token.role, token.name, token.id.0, ws.slug
+    )?;
+    Ok(Exit::Success)
+}
+
+async fn create_agent_token(
+    args: &CreateAgentTokenArgs,
+    config: &Config,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> anyhow::Result<Exit> {
+    let store = open_store(config).await.context("opening the database")?;
+    let new = NewAgentToken {
+        email: &args.email,
+        workspace: args.workspace.as_deref(),
+        location: &args.location,
+        name: args.name.as_deref(),
+    };
+    let now = bitwobbly_server::Clock.now();
+    let result = admin::create_agent_token(&store, &new, now).await;
+    store.close().await;
+    let (token, secret, location, ws) = result.map_err(|e| match e {
+        AdminError::RoleTooHigh {
+            email, slug, has, ..
+        } => UsageError::invalid(
+            "--email",
+            email,
+            format!("is only {has} in {slug}; agent tokens need admin or owner"),
+        )
+        .into(),
+        e => usage_or_failure(e),
+    })?;
+    // The secret alone on stdout, so scripts can capture it; the rest on stderr.
+    writeln!(out, "{}", secret.expose())?;
+    writeln!(
+        err,
+        "created agent token {:?} (id {}) for location {} in workspace {}; it is shown only once",
+        token.name, token.id.0, location.name, ws.slug
     )?;
     Ok(Exit::Success)
 }
@@ -169,6 +210,7 @@ fn usage_or_failure(e: AdminError) -> anyhow::Error {
                 "name" => "--name",
                 "workspace" => "--workspace",
                 "platform" => "--platform",
+                "location" => "--location",
                 _ => "argument",
             };
             UsageError::flag(flag, format!("is invalid: {problem}"))

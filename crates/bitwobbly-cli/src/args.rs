@@ -77,6 +77,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write a workspace's keyed monitors, channels and status-page components as TOML.
     Export(ExportArgs),
+    /// Run a checker agent: run the monitors assigned to a location and push the results.
+    #[command(after_help = AGENT_AFTER_HELP, after_long_help = AGENT_AFTER_HELP)]
+    Agent(AgentArgs),
 }
 
 /// Extra help for `bitwobbly serve`.
@@ -154,6 +157,9 @@ pub enum AdminCommand {
     CreateUser(CreateUserArgs),
     /// Create an API token for a user and print it (once) on standard output.
     CreateToken(CreateTokenArgs),
+    /// Create an agent token for a location (made if missing) and print it (once) on
+    /// standard output.
+    CreateAgentToken(CreateAgentTokenArgs),
     /// Create an error-tracking project with a DSN key and print its DSN on standard output.
     CreateProject(CreateProjectArgs),
 }
@@ -214,6 +220,26 @@ pub struct CreateTokenArgs {
     pub expires_in: Option<Duration>,
 }
 
+/// Arguments of `bitwobbly admin create-agent-token`.
+#[derive(Debug, Args)]
+pub struct CreateAgentTokenArgs {
+    /// The database.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A user who is admin or owner of the workspace.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// The workspace (default: the user's only workspace).
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// The location the agent runs for (created if missing), e.g. eu-west.
+    #[arg(long, value_name = "NAME")]
+    pub location: String,
+    /// A label for the token (default "cli").
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
 /// Arguments of `bitwobbly admin create-project`.
 #[derive(Debug, Args)]
 pub struct CreateProjectArgs {
@@ -252,6 +278,58 @@ pub struct ApplyArgs {
     /// The database.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Extra help for `bitwobbly agent`.
+const AGENT_AFTER_HELP: &str = "\
+The agent only connects out: it says hello to the server, polls the monitors assigned to
+its location, runs them on their schedules, and sends the results in batches. Results
+made while the server is unreachable wait in a buffer on disk (--buffer-max; the oldest
+are dropped, and counted in the logs, when it is full) and are sent, once each, when the
+server is back. Give each agent its own --state-dir.
+
+Create a location's token in the dashboard, with the API, or with
+`bitwobbly admin create-agent-token`. Pass it in BITWOBBLY_AGENT_TOKEN rather than
+--token: flags show in process listings.
+
+Stops gracefully on SIGINT or SIGTERM. Exit status: 0 stopped by a signal, 1 refused
+by the server (revoked token, wrong location) or another runtime failure, 2 usage
+error.";
+
+/// Arguments of `bitwobbly agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server's base URL, e.g. https://status.example.com (http:// is for loopback
+    /// and trusted networks).
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The location's agent token (also BITWOBBLY_AGENT_TOKEN).
+    #[arg(
+        long,
+        env = "BITWOBBLY_AGENT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: String,
+    /// The location this agent runs for (the token's location).
+    #[arg(long, value_name = "NAME")]
+    pub location: String,
+    /// Where the result buffer, the agent's id and its last assignments are kept.
+    #[arg(long, value_name = "DIR", default_value = "bitwobbly-agent")]
+    pub state_dir: PathBuf,
+    /// Most disk space for results waiting for the server, at least 64KiB
+    /// (default 64MiB); accepts k/KiB/M/MiB/G/GiB.
+    #[arg(long, value_name = "BYTES")]
+    pub buffer_max: Option<String>,
+    /// Also trust the CA certificates in this PEM file for the server's certificate.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Most checks running at once (default 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub concurrency: Option<u32>,
+    /// Log format (default text).
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
 }
 
 /// Arguments of `bitwobbly export`.

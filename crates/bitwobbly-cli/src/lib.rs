@@ -11,6 +11,7 @@
 //! errors, bad configuration included (see [`Exit`]).
 
 mod admin;
+mod agent;
 mod apply;
 pub mod args;
 pub mod check;
@@ -89,11 +90,12 @@ where
         Command::Admin(a) => match &a.command {
             args::AdminCommand::CreateUser(a) => (&a.store, None, None),
             args::AdminCommand::CreateToken(a) => (&a.store, None, None),
+            args::AdminCommand::CreateAgentToken(a) => (&a.store, None, None),
             args::AdminCommand::CreateProject(a) => (&a.store, None, None),
         },
         Command::Apply(a) => (&a.store, None, None),
         Command::Export(a) => (&a.store, None, None),
-        Command::Check(_) | Command::Migrate(_) => return Ok(None),
+        Command::Check(_) | Command::Migrate(_) | Command::Agent(_) => return Ok(None),
     };
     let flags = Overrides {
         config: store.config.clone(),
@@ -111,6 +113,15 @@ where
     match Config::load(&flags, env) {
         Ok(config) => Ok(Some(config)),
         Err(e) => Err(UsageError::flag("configuration:", e.to_string()).into()),
+    }
+}
+
+/// The log format asked for by flags of commands that read no server configuration
+/// (`bitwobbly agent --log-format`).
+pub fn log_format_flag(cli: &Cli) -> Option<LogFormat> {
+    match &cli.command {
+        Command::Agent(a) => agent::log_format(a),
+        _ => None,
     }
 }
 
@@ -139,6 +150,7 @@ pub async fn run(
         Command::Admin(args) => admin::run(args, &config(), out, err).await,
         Command::Apply(args) => apply::apply(args, &config(), out, err).await,
         Command::Export(args) => apply::export(args, &config(), out).await,
+        Command::Agent(args) => agent::run(args).await,
     }
 }
 

@@ -39,7 +39,11 @@ fn main() -> ExitCode {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match config.as_ref().map(|c| c.log_format) {
+    match config
+        .as_ref()
+        .map(|c| c.log_format)
+        .or_else(|| bitwobbly_cli::log_format_flag(&cli))
+    {
         Some(LogFormat::Json) => logs.json().init(),
         _ => logs.with_ansi(log_style.color).init(),
     }
@@ -54,8 +58,8 @@ fn main() -> ExitCode {
         no_color_env.as_deref(),
         std::io::stdout().is_terminal(),
     );
-    // The server uses every core; one-shot commands need one thread.
-    let runtime = if matches!(cli.command, Command::Serve(_)) {
+    // The server and the agent use every core; one-shot commands need one thread.
+    let runtime = if matches!(cli.command, Command::Serve(_) | Command::Agent(_)) {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

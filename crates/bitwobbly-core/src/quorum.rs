@@ -94,6 +94,9 @@ pub struct Vote {
     pub at: OffsetDateTime,
     /// Its latest reason, when not up.
     pub reason: Option<String>,
+    /// When its current trouble began (its first bad result), if it sees trouble.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
 }
 
 impl Vote {
@@ -104,6 +107,7 @@ impl Vote {
             health,
             at,
             reason: None,
+            since: None,
         }
     }
 
@@ -111,6 +115,13 @@ impl Vote {
     #[must_use]
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
+        self
+    }
+
+    /// Adds when the location's trouble began.
+    #[must_use]
+    pub fn with_since(mut self, since: OffsetDateTime) -> Self {
+        self.since = Some(since);
         self
     }
 }
@@ -133,6 +144,61 @@ pub struct QuorumVerdict {
     pub pending: Vec<String>,
     /// Locations left out because their latest result is too old.
     pub stale: Vec<String>,
+    /// When the trouble began: the earliest start among the live locations that make the
+    /// verdict bad (down ones for down; down and degraded ones for degraded). `None` when up.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+}
+
+impl QuorumVerdict {
+    /// How many live locations had a verdict (up, degraded or down).
+    pub fn decided(&self) -> usize {
+        self.up.len() + self.degraded.len() + self.down.len()
+    }
+
+    /// Who saw what, for people, e.g.
+    /// `down from eu-1 (timeout), us-1 (2 of 3); up from local; stale: ap-1`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.down.is_empty() {
+            let names: Vec<String> = self
+                .down
+                .iter()
+                .map(|(l, r)| match r {
+                    Some(r) => format!("{l} ({r})"),
+                    None => l.clone(),
+                })
+                .collect();
+            parts.push(format!(
+                "down from {} ({} of {})",
+                names.join(", "),
+                self.down.len(),
+                self.decided()
+            ));
+        }
+        if !self.degraded.is_empty() {
+            parts.push(format!(
+                "degraded from {} ({} of {})",
+                self.degraded.join(", "),
+                self.degraded.len(),
+                self.decided()
+            ));
+        }
+        if !self.up.is_empty() {
+            parts.push(format!("up from {}", self.up.join(", ")));
+        }
+        if !self.pending.is_empty() {
+            parts.push(format!("no verdict yet from {}", self.pending.join(", ")));
+        }
+        if !self.stale.is_empty() {
+            parts.push(format!("stale: {}", self.stale.join(", ")));
+        }
+        if parts.is_empty() {
+            "no location has reported".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 /// Combines the locations' votes as of `now`.
@@ -146,12 +212,22 @@ pub fn decide(policy: &QuorumPolicy, votes: &[Vote], now: OffsetDateTime) -> Quo
         down: Vec::new(),
         pending: Vec::new(),
         stale: Vec::new(),
+        since: None,
     };
+    let mut down_since: Option<OffsetDateTime> = None;
+    let mut bad_since: Option<OffsetDateTime> = None;
     for vote in votes {
         let name = vote.location.clone();
         if vote.at < horizon {
             v.stale.push(name);
             continue;
+        }
+        let since = vote.since.unwrap_or(vote.at);
+        if vote.health == Health::Down {
+            down_since = Some(down_since.map_or(since, |s| s.min(since)));
+        }
+        if matches!(vote.health, Health::Down | Health::Degraded) {
+            bad_since = Some(bad_since.map_or(since, |s| s.min(since)));
         }
         match vote.health {
             Health::Up => v.up.push(name),
@@ -170,6 +246,11 @@ pub fn decide(policy: &QuorumPolicy, votes: &[Vote], now: OffsetDateTime) -> Quo
         Health::Degraded
     } else {
         Health::Up
+    };
+    v.since = match v.health {
+        Health::Down => down_since,
+        Health::Degraded => bad_since,
+        Health::Up | Health::Pending => None,
     };
     v
 }
@@ -266,6 +347,40 @@ mod tests {
         let vs = [Vote::new("eu", Health::Down, NOW).with_reason("timeout")];
         let v = decide(&QuorumPolicy::default(), &vs, NOW);
         assert_eq!(v.down, [("eu".to_owned(), Some("timeout".to_owned()))]);
+    }
+
+    #[test]
+    fn summary_names_who_saw_what() {
+        use Health::*;
+        let mut vs = votes(&[Down, Down, Up, Up]);
+        vs[0] = vs[0].clone().with_reason("timeout");
+        vs[3].at = NOW - time::Duration::hours(1);
+        let v = decide(&QuorumPolicy::default(), &vs, NOW);
+        assert_eq!(
+            v.summary(),
+            "down from loc0 (timeout), loc1 (2 of 3); up from loc2; stale: loc3"
+        );
+        assert_eq!(
+            decide(&QuorumPolicy::default(), &[], NOW).summary(),
+            "no location has reported"
+        );
+    }
+
+    #[test]
+    fn since_is_the_earliest_trouble_among_the_deciding_locations() {
+        use Health::*;
+        let early = NOW - time::Duration::minutes(10);
+        let later = NOW - time::Duration::minutes(3);
+        let vs = [
+            Vote::new("a", Down, NOW).with_since(later),
+            Vote::new("b", Down, NOW).with_since(early),
+            Vote::new("c", Degraded, NOW).with_since(NOW - time::Duration::hours(2)),
+        ];
+        let v = decide(&QuorumPolicy::default(), &vs, NOW);
+        assert_eq!(v.health, Down);
+        assert_eq!(v.since, Some(early));
+        let up = decide(&QuorumPolicy::default(), &votes(&[Up, Down, Up]), NOW);
+        assert_eq!(up.since, None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::quorum::QuorumVerdict;
 use crate::schedule::time_dur;
 use crate::{SpecError, Status};
 
@@ -595,6 +596,10 @@ impl Announcer {
 pub struct MonitorState {
     tracker: HealthTracker,
     announcer: Announcer,
+    /// The latest quorum verdict's health, for a monitor judged across locations
+    /// ([`MonitorState::observe_verdict`]); `None` while it judges its own results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    combined: Option<Health>,
 }
 
 impl MonitorState {
@@ -611,6 +616,7 @@ impl MonitorState {
         ctx: Context,
         now: OffsetDateTime,
     ) -> Transition {
+        self.combined = None;
         let health = self
             .tracker
             .record(t, outcome.status, outcome.reason.as_deref(), now);
@@ -620,9 +626,29 @@ impl MonitorState {
             .update(t, health, since, reason.as_deref(), ctx, now)
     }
 
-    /// The tracked health (what is really going on, announced or not).
+    /// Takes a verdict across locations (each location keeps its own
+    /// [`HealthTracker`]; see [`crate::quorum::decide`]) instead of a result of its own, and
+    /// says what to do. The incident starts at the verdict's
+    /// [`since`](QuorumVerdict::since) and its reason is the verdict's
+    /// [`summary`](QuorumVerdict::summary) (which locations saw what). A
+    /// [`Health::Pending`] verdict (no live location) announces nothing.
+    pub fn observe_verdict(
+        &mut self,
+        t: &Thresholds,
+        verdict: &QuorumVerdict,
+        ctx: Context,
+        now: OffsetDateTime,
+    ) -> Transition {
+        self.combined = Some(verdict.health);
+        let reason = verdict.summary();
+        self.announcer
+            .update(t, verdict.health, verdict.since, Some(&reason), ctx, now)
+    }
+
+    /// The tracked health (what is really going on, announced or not): the latest verdict
+    /// across locations for a monitor judged by quorum, else its own tracker's.
     pub fn health(&self) -> Health {
-        self.tracker.health()
+        self.combined.unwrap_or_else(|| self.tracker.health())
     }
 
     /// The announced condition (what incidents follow).
@@ -988,6 +1014,71 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         let back: MonitorState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
+    }
+
+    fn verdict(healths: &[(&str, Health)], at: OffsetDateTime) -> QuorumVerdict {
+        let votes: Vec<_> = healths
+            .iter()
+            .map(|(l, h)| crate::quorum::Vote::new(*l, *h, at).with_since(at))
+            .collect();
+        crate::quorum::decide(&crate::quorum::QuorumPolicy::default(), &votes, at)
+    }
+
+    #[test]
+    fn a_quorum_verdict_opens_and_resolves_with_who_saw_what() {
+        use Health::*;
+        let t = Thresholds::default();
+        let mut m = MonitorState::new();
+        let ctx = Context::new();
+        let up = verdict(&[("a", Up), ("b", Up), ("c", Up)], at(0));
+        assert_eq!(m.observe_verdict(&t, &up, ctx, at(0)), Transition::None);
+        let one = verdict(&[("a", Down), ("b", Up), ("c", Up)], at(1));
+        assert_eq!(m.observe_verdict(&t, &one, ctx, at(1)), Transition::None);
+        let two = verdict(&[("a", Down), ("b", Down), ("c", Up)], at(2));
+        let out = m.observe_verdict(&t, &two, ctx, at(2));
+        assert!(out.opens_incident(), "{out:?}");
+        match out {
+            Transition::WentDown { reason, since, .. } => {
+                assert_eq!(
+                    reason.as_deref(),
+                    Some("down from a, b (2 of 3); up from c")
+                );
+                assert_eq!(since, at(2));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.health(), Down);
+        let back = verdict(&[("a", Up), ("b", Up), ("c", Up)], at(5));
+        assert!(m.observe_verdict(&t, &back, ctx, at(5)).resolves_incident());
+    }
+
+    #[test]
+    fn a_pending_verdict_announces_nothing_and_own_results_take_over_again() {
+        use Health::*;
+        let t = Thresholds::default();
+        let mut m = MonitorState::new();
+        let down = verdict(&[("a", Down)], at(0));
+        assert!(
+            m.observe_verdict(&t, &down, Context::new(), at(0))
+                .opens_incident()
+        );
+        let none = verdict(&[], at(1));
+        assert_eq!(
+            m.observe_verdict(&t, &none, Context::new(), at(1)),
+            Transition::None
+        );
+        assert_eq!(m.condition(), Condition::Down);
+        assert_eq!(m.health(), Pending);
+        let _ = m.observe(&t, &Outcome::up(), Context::new(), at(2));
+        assert_eq!(m.health(), m.tracker().health());
+    }
+
+    #[test]
+    fn state_without_a_verdict_reads_as_before() {
+        let json = serde_json::to_string(&MonitorState::new()).unwrap();
+        assert!(!json.contains("combined"), "{json}");
+        let back: MonitorState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, MonitorState::new());
     }
 
     #[test]

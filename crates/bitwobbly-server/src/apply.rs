@@ -100,6 +100,10 @@ pub struct MonitorDoc {
     /// Locations that run it; empty means the server itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locations: Vec<String>,
+    /// How the locations' views combine, e.g. `{ share = "majority", stale_after = "5m" }`.
+    /// Default: a majority, stale after 5 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Value>,
     /// Keys of the channels it notifies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<String>,
@@ -475,6 +479,7 @@ fn monitor_input(m: &MonitorDoc) -> MonitorInput {
         parent_id: None,
         paused: Some(m.paused),
         locations: Some(m.locations.clone()),
+        quorum: m.quorum.clone(),
     }
 }
 
@@ -683,6 +688,17 @@ async fn check_references(
         };
         problems.push(Problem::new(section, &key, field, message));
     }
+    for m in &doc.monitors {
+        let mut scope = tx.workspace(ws);
+        for i in crate::api::locations::missing_locations(&mut scope, &m.locations).await? {
+            problems.push(Problem::new(
+                "monitor",
+                &m.key,
+                format!("locations[{i}]"),
+                format!("no location {:?} in this workspace", m.locations[i].trim()),
+            ));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -883,6 +899,9 @@ fn monitor_diff(old: &Monitor, new: &NewMonitor) -> Vec<&'static str> {
     }
     if old.locations != new.locations {
         fields.push("locations");
+    }
+    if old.quorum != new.quorum {
+        fields.push("quorum");
     }
     fields
 }
@@ -1138,6 +1157,7 @@ pub async fn export(store: &Store, ws: WorkspaceId) -> Result<Document, StoreErr
             parent: m.parent_id.and_then(|p| key_of.get(&p).cloned()),
             paused: m.paused,
             locations: m.locations.clone(),
+            quorum: serde_json::to_value(m.quorum).ok(),
             channels: linked,
         };
         minimize(&mut doc, &config);
@@ -1196,6 +1216,11 @@ fn minimize(doc: &mut MonitorDoc, config: &Config) {
     }
     let mut trial = doc.clone();
     trial.thresholds = None;
+    if same(&trial) {
+        *doc = trial;
+    }
+    let mut trial = doc.clone();
+    trial.quorum = None;
     if same(&trial) {
         *doc = trial;
     }

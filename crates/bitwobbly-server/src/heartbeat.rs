@@ -191,6 +191,7 @@ pub async fn apply_ping(
         heartbeat: Some(hb),
         last_message: (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned()),
         next_run_at: Some(deadline),
+        location: None,
     };
     judge(tx, state, monitor, &current, outcome.as_ref(), extra, now).await?;
     if let Some(o) = &outcome {

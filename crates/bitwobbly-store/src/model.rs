@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bitwobbly_core::CheckSpec;
 use bitwobbly_core::heartbeat::HeartbeatState;
+use bitwobbly_core::quorum::QuorumPolicy;
 use bitwobbly_core::schedule::Schedule;
 use bitwobbly_core::state::Thresholds;
 use serde::{Deserialize, Serialize};
@@ -133,6 +134,22 @@ pub struct NewMonitor {
     pub paused: bool,
     /// Locations (agent regions) that run it; empty means the local node.
     pub locations: Vec<String>,
+    /// How the locations' views combine into the monitor's state.
+    pub quorum: QuorumPolicy,
+}
+
+/// The location name of the server itself: a monitor whose locations are empty or include
+/// it is run by the server's own scheduler.
+pub const LOCAL_LOCATION: &str = "local";
+
+impl NewMonitor {
+    /// Whether the server's own scheduler runs (or, for a heartbeat, judges) this monitor:
+    /// a heartbeat, or a monitor whose locations are empty or include [`LOCAL_LOCATION`].
+    pub fn runs_locally(&self) -> bool {
+        self.spec.is_heartbeat()
+            || self.locations.is_empty()
+            || self.locations.iter().any(|l| l == LOCAL_LOCATION)
+    }
 }
 
 /// A stored monitor.
@@ -158,6 +175,8 @@ pub struct Monitor {
     pub paused: bool,
     /// Locations that run it.
     pub locations: Vec<String>,
+    /// How the locations' views combine into the monitor's state.
+    pub quorum: QuorumPolicy,
     /// For heartbeat monitors: the secret, URL-safe token of its ping URL (unique across all
     /// workspaces, made at creation and kept on update). `None` for other monitors.
     pub ping_token: Option<String>,
@@ -1561,4 +1580,93 @@ pub struct CheckInUpdate {
     pub release: Option<String>,
     /// The heartbeat monitor; `None` keeps the stored one.
     pub monitor_id: Option<MonitorId>,
+}
+
+// === agents ===
+
+/// A location: a named place (a region, a network) where checker agents run monitors. The
+/// server itself is the location `local`, which has no row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Location {
+    /// Id.
+    pub id: LocationId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// Name, unique in the workspace (what monitors list in their `locations`).
+    pub name: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// The latest authenticated request from any agent of this location.
+    pub last_seen_at: Option<Timestamp>,
+    /// The agent installation that last said hello.
+    pub last_agent_id: Option<String>,
+    /// That agent's version.
+    pub last_version: Option<String>,
+}
+
+/// An agent token: lets agents of one location of one workspace fetch their assignments and
+/// push results. The secret is handed out once; the store keeps its SHA-256 hash and a public
+/// prefix, like [`ApiToken`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AgentToken {
+    /// Id.
+    pub id: AgentTokenId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The location it runs for.
+    pub location_id: LocationId,
+    /// A label.
+    pub name: String,
+    /// The public prefix (safe to show).
+    pub prefix: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last successful use.
+    pub last_used_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One location's own view of a monitor: its health tracker and latest result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationState {
+    /// Which monitor.
+    pub monitor_id: MonitorId,
+    /// Owner.
+    pub workspace_id: WorkspaceId,
+    /// The location's name (`local` for the server).
+    pub location: String,
+    /// The core tracker fed with this location's results.
+    pub tracker: bitwobbly_core::state::HealthTracker,
+    /// When its latest result started.
+    pub last_result_at: Option<Timestamp>,
+    /// Its latest result's outcome.
+    pub last_status: Option<CheckStatus>,
+    /// Its latest result's reason, when not up.
+    pub reason: Option<String>,
+}
+
+/// One result of an agent batch, by its sequence number. `result` is `None` for a result the
+/// server will not store (its monitor is not assigned to the location any more); it still
+/// moves the cursor, so the agent can forget it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentResultRow {
+    /// The agent's sequence number (1, 2, 3, ...).
+    pub seq: u64,
+    /// The row to store, if any.
+    pub result: Option<NewCheckResult>,
+}
+
+/// What recording an agent batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AgentBatchOutcome {
+    /// Indexes (into the batch) of the results stored now, in order.
+    pub stored: Vec<usize>,
+    /// Results at or below the stored cursor, dropped.
+    pub duplicates: usize,
+    /// Results above the cursor without a row to store, dropped.
+    pub ignored: usize,
+    /// The cursor afterwards: the highest sequence number stored for the agent.
+    pub last_seq: u64,
 }

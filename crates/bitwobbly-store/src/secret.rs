@@ -63,20 +63,32 @@ pub(crate) fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// A new random token `bw_<prefix>_<secret>` with its public prefix and hash.
+/// A new random API token `bw_<prefix>_<secret>` with its public prefix and hash.
 pub(crate) fn new_token() -> Result<(Secret, String, Vec<u8>)> {
-    let mut raw = [0u8; 26];
-    getrandom::fill(&mut raw).map_err(credential)?;
-    let text = hex(&raw);
-    let (prefix, rest) = text.split_at(PREFIX_LEN);
-    let secret = format!("bw_{prefix}_{rest}");
-    let hash = token_hash(&secret);
-    Ok((Secret(secret), prefix.to_owned(), hash))
+    new_tagged_token("bw")
 }
 
 /// The public prefix of a token made by [`new_token`], if it has that shape.
 pub(crate) fn token_prefix(secret: &str) -> Option<&str> {
-    let rest = secret.strip_prefix("bw_")?;
+    tagged_token_prefix("bw", secret)
+}
+
+/// A new random token `<tag>_<prefix>_<secret>` with its public prefix and hash (API tokens
+/// are tagged `bw`, agent tokens `bwa`).
+pub(crate) fn new_tagged_token(tag: &str) -> Result<(Secret, String, Vec<u8>)> {
+    let mut raw = [0u8; 26];
+    getrandom::fill(&mut raw).map_err(credential)?;
+    let text = hex(&raw);
+    let (prefix, rest) = text.split_at(PREFIX_LEN);
+    let secret = format!("{tag}_{prefix}_{rest}");
+    let hash = token_hash(&secret);
+    Ok((Secret(secret), prefix.to_owned(), hash))
+}
+
+/// The public prefix of a token made by [`new_tagged_token`] with `tag`, if it has that
+/// shape.
+pub(crate) fn tagged_token_prefix<'a>(tag: &str, secret: &'a str) -> Option<&'a str> {
+    let rest = secret.strip_prefix(tag)?.strip_prefix('_')?;
     let (prefix, tail) = rest.split_once('_')?;
     (prefix.len() == PREFIX_LEN && !tail.is_empty()).then_some(prefix)
 }
@@ -132,5 +144,18 @@ mod tests {
         assert!(hashes_equal(&token_hash(secret.expose()), &hash));
         assert_eq!(token_prefix("bw_short_x"), None);
         assert_eq!(token_prefix("nope"), None);
+    }
+
+    #[test]
+    fn tags_keep_token_kinds_apart() {
+        let (secret, prefix, _) = new_tagged_token("bwa").unwrap();
+        assert!(secret.expose().starts_with("bwa_"));
+        assert_eq!(
+            tagged_token_prefix("bwa", secret.expose()),
+            Some(prefix.as_str())
+        );
+        assert_eq!(token_prefix(secret.expose()), None);
+        let (api, _, _) = new_token().unwrap();
+        assert_eq!(tagged_token_prefix("bwa", api.expose()), None);
     }
 }

@@ -155,6 +155,10 @@ id_type! {
     CheckInId;
     /// A stored attachment reference.
     AttachmentId;
+    /// A location where checker agents run monitors.
+    LocationId;
+    /// An agent token.
+    AgentTokenId;
 }
 
 /// Error returned when a stored text value is not one of the expected names.

@@ -352,6 +352,7 @@ async fn upsert_monitor(
             parent_id: m.parent_id,
             paused: m.paused,
             locations: m.locations.clone(),
+            quorum: m.quorum,
         };
         let updated = tx.workspace(ws).update_monitor(m.id, &new, now).await?;
         tx.workspace(ws)
@@ -376,6 +377,7 @@ async fn upsert_monitor(
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     };
     let monitor = tx.workspace(ws).create_monitor(&new, now).await?;
     let channels = tx.workspace(ws).project_channels(project).await?;

@@ -36,11 +36,17 @@ pub(crate) fn client(deny_private: bool) -> reqwest::Client {
     cell.get_or_init(|| build_client(deny_private)).clone()
 }
 
-fn tls_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
+/// The public web's root certificates (webpki roots).
+pub(crate) fn public_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    }
+}
+
+/// The rustls configuration of outbound HTTP clients (notifications, checker agents): the
+/// ring provider, the safe default protocol versions, `roots`, ALPN h2 and http/1.1.
+pub(crate) fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("the ring provider supports the default protocol versions")
@@ -52,7 +58,7 @@ fn tls_config() -> rustls::ClientConfig {
 
 fn build_client(deny_private: bool) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
-        .use_preconfigured_tls(tls_config())
+        .use_preconfigured_tls(tls_config(public_roots()))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .user_agent(USER_AGENT)

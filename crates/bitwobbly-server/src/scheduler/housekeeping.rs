@@ -1,5 +1,6 @@
 //! Periodic upkeep, each job on its own timer: rollups and retention of results, expired
-//! dashboard sessions, and delivered notifications.
+//! dashboard sessions, delivered notifications, and re-judging monitors judged across
+//! locations when a location goes stale (see [`super::quorum`]).
 //!
 //! Every node runs these; each job is idempotent, so several nodes doing it at once only
 //! repeat work.
@@ -19,6 +20,8 @@ pub(crate) const SESSIONS_EVERY: Duration = Duration::from_secs(10 * 60);
 pub(crate) const PURGE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// How often expired ingest events and envelopes are deleted.
 pub(crate) const INGEST_RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often monitors judged across locations are checked for locations gone stale.
+pub(crate) const QUORUM_EVERY: Duration = Duration::from_secs(15);
 /// How long delivered notifications are kept.
 pub(crate) const KEEP_SENT: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -32,6 +35,7 @@ enum Job {
     Sessions,
     Purge,
     IngestRetention,
+    Quorum,
 }
 
 /// Runs the jobs until shutdown.
@@ -42,13 +46,20 @@ pub(crate) async fn run(state: AppState) {
         (Job::Sessions, SESSIONS_EVERY),
         (Job::Purge, PURGE_EVERY),
         (Job::IngestRetention, INGEST_RETENTION_EVERY),
+        (Job::Quorum, QUORUM_EVERY),
     ]
     .map(|(job, every)| {
         let mut t = tokio::time::interval_at(start + FIRST_AFTER.min(every), every);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         (job, t)
     });
-    let [(_, compact), (_, sessions), (_, purge), (_, retention)] = &mut timers;
+    let [
+        (_, compact),
+        (_, sessions),
+        (_, purge),
+        (_, retention),
+        (_, quorum),
+    ] = &mut timers;
     loop {
         let job = tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -56,6 +67,7 @@ pub(crate) async fn run(state: AppState) {
             _ = sessions.tick() => Job::Sessions,
             _ = purge.tick() => Job::Purge,
             _ = retention.tick() => Job::IngestRetention,
+            _ = quorum.tick() => Job::Quorum,
         };
         do_job(&state, job).await;
     }
@@ -87,6 +99,11 @@ async fn do_job(state: &AppState, job: Job) {
             .map(|(events, envelopes)| {
                 tracing::debug!(events, envelopes, "applied ingest retention");
             }),
+        Job::Quorum => super::quorum::rejudge_stale(state).await.map(|n| {
+            if n > 0 {
+                tracing::debug!(monitors = n, "re-judged monitors across locations");
+            }
+        }),
     };
     if let Err(e) = outcome {
         tracing::warn!(job = ?job, error = %crate::error::error_chain(&e), "housekeeping failed");

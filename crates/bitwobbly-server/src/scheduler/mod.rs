@@ -31,6 +31,7 @@ mod connectivity;
 mod guard;
 mod housekeeping;
 mod inflight;
+pub(crate) mod quorum;
 pub(crate) mod record;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -208,6 +209,16 @@ pub async fn check_now(
         monitor_status,
         recorded,
     })
+}
+
+/// Re-judges the monitors judged across locations whose verdict changed since their latest
+/// result because a location went stale (or came back); housekeeping does this every 15 s.
+/// Returns how many were re-judged.
+///
+/// # Errors
+/// A store error listing the monitors; one monitor failing is logged and skipped.
+pub async fn rejudge_locations(state: &AppState) -> bitwobbly_store::Result<usize> {
+    quorum::rejudge_stale(state).await
 }
 
 /// Runs the scheduler until `state.shutdown` is cancelled, then drains: stops claiming,

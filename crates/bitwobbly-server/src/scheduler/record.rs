@@ -21,7 +21,7 @@ use crate::error::{ApiError, error_chain};
 use crate::incident::apply_transition;
 
 /// Where this node's results say they ran.
-pub(crate) const LOCATION: &str = "local";
+pub(crate) const LOCATION: &str = bitwobbly_store::model::LOCAL_LOCATION;
 
 /// How far ahead a monitor with no further run (a cron expression with no next time) is
 /// parked.
@@ -63,6 +63,9 @@ pub(crate) struct Extra {
     pub(crate) last_message: Option<String>,
     /// Next run time to write (heartbeat deadlines).
     pub(crate) next_run_at: Option<Timestamp>,
+    /// Where the result was made: an agent's location, or `None` for this server
+    /// ([`LOCATION`]).
+    pub(crate) location: Option<String>,
 }
 
 /// What one judgement decided.
@@ -77,7 +80,9 @@ pub(crate) struct Judged {
 
 /// Inside `tx`, with the monitor's state already locked (`current`): feeds `outcome` (if
 /// any; a start ping has none) to the state machine with maintenance and parent context,
-/// writes the new state, and applies the transition (incidents, outbox).
+/// writes the new state, and applies the transition (incidents, outbox). A monitor judged
+/// across locations records the outcome in its location's tracker and decides by quorum
+/// instead (see [`super::quorum`]); without an outcome it is decided again as of `now`.
 pub(crate) async fn judge(
     tx: &mut Tx,
     state: &AppState,
@@ -104,9 +109,18 @@ pub(crate) async fn judge(
         .with_maintenance(maintenance)
         .with_parent_down(parent_down);
     let mut machine = current.machine.clone();
-    let transition = match outcome {
-        Some(o) => machine.observe(&monitor.thresholds, o, ctx, now.to_datetime()),
-        None => Transition::None,
+    let transition = if super::quorum::uses_quorum(monitor) {
+        let seen = outcome.map(|o| super::quorum::Observation {
+            location: extra.location.as_deref().unwrap_or(LOCATION),
+            outcome: o,
+            at: extra.at.unwrap_or(now),
+        });
+        super::quorum::observe(tx, monitor, &mut machine, seen, ctx, now).await?
+    } else {
+        match outcome {
+            Some(o) => machine.observe(&monitor.thresholds, o, ctx, now.to_datetime()),
+            None => Transition::None,
+        }
     };
     let status = status_of(monitor, &machine, maintenance);
     let update = StateUpdate {
@@ -175,12 +189,30 @@ pub(crate) fn heartbeat_row(
 /// Runs a monitor's check once on this node's checker (private targets refused when
 /// configured). Never fails: a spec that cannot be prepared is a down report.
 pub(crate) async fn execute(state: &AppState, monitor: &Monitor) -> CheckReport {
-    let deny = state.config.targets.deny_private;
-    let check = match monitor.spec.clone().compile() {
+    run_spec(
+        &state.checker,
+        state.config.targets.deny_private,
+        &monitor.spec,
+        || InFlightGauge::new(state),
+    )
+    .await
+}
+
+/// Runs `spec` once on `checker`, refusing private targets when `deny_private` is on; the
+/// scheduler and checker agents ([`crate::agent`]) both run checks through it. `counted` is
+/// called when the probe starts and its value dropped when it ends (an in-flight gauge).
+/// Never fails: a spec that cannot be prepared is a down report.
+pub(crate) async fn run_spec<G>(
+    checker: &bitwobbly_check::Checker,
+    deny_private: bool,
+    spec: &bitwobbly_core::CheckSpec,
+    counted: impl FnOnce() -> G,
+) -> CheckReport {
+    let check = match spec.clone().compile() {
         Ok(c) => c,
         Err(e) => {
             return guard::refused_report(
-                &monitor.spec,
+                spec,
                 CheckError::new(
                     ErrorKind::InvalidTarget,
                     Phase::Connect,
@@ -189,14 +221,14 @@ pub(crate) async fn execute(state: &AppState, monitor: &Monitor) -> CheckReport 
             );
         }
     };
-    if let Err(e) = guard::preflight(deny, &check) {
+    if let Err(e) = guard::preflight(deny_private, &check) {
         return guard::refused_report(check.spec(), e);
     }
     let mut report = {
-        let _counted = InFlightGauge::new(state);
-        state.checker.run(&check).await
+        let _counted = counted();
+        checker.run(&check).await
     };
-    guard::postflight(deny, &mut report);
+    guard::postflight(deny_private, &mut report);
     report
 }
 

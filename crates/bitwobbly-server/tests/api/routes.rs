@@ -22,6 +22,9 @@ enum Need {
     Caller,
     /// A role in the path's workspace.
     Role(Role),
+    /// An agent token (`bwa_...`) of a location; the agent protocol's own tests are in
+    /// `tests/agents`.
+    Agent,
 }
 
 /// The routes and who may call them. A route added to the router and the OpenAPI document
@@ -71,6 +74,39 @@ const TABLE: &[(&str, &str, Need)] = &[
         "/workspaces/{workspace}/tokens/{id}",
         Need::Role(Role::Admin),
     ),
+    (
+        "get",
+        "/workspaces/{workspace}/locations",
+        Need::Role(Role::Viewer),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/locations",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/locations/{name}",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "get",
+        "/workspaces/{workspace}/locations/{name}/tokens",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "post",
+        "/workspaces/{workspace}/locations/{name}/tokens",
+        Need::Role(Role::Admin),
+    ),
+    (
+        "delete",
+        "/workspaces/{workspace}/locations/{name}/tokens/{id}",
+        Need::Role(Role::Admin),
+    ),
+    ("post", "/agent/hello", Need::Agent),
+    ("get", "/agent/assignments", Need::Agent),
+    ("post", "/agent/results", Need::Agent),
     (
         "get",
         "/workspaces/{workspace}/monitors",
@@ -569,6 +605,7 @@ fn request(method: &str, template: &str, fx: &Fixture) -> Call {
         .fill(&fx.pages.fill(template))
         .replace("{workspace}", &fx.a.ws.slug)
         .replace("{user_id}", &fx.other_user.to_string())
+        .replace("{name}", "eu-1")
         .replace("{id}", &id.to_string());
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
     let call = Call::new(method.clone(), &path);
@@ -586,6 +623,12 @@ fn body_for(method: &Method, template: &str, fx: &Fixture) -> Option<Value> {
         ("POST", "/members") => json!({"email": "new@example.com", "role": "viewer"}),
         ("PATCH", "/members/{user_id}") => json!({"role": "admin"}),
         ("POST", "/tokens") => json!({"name": "more"}),
+        ("POST", "/locations") => json!({"name": "made-here"}),
+        ("POST", "/locations/{name}/tokens") => json!({"name": "more"}),
+        ("POST", "/agent/hello") => json!({
+            "location": "eu-1", "agent_id": "a", "version": "1", "protocol": 1
+        }),
+        ("POST", "/agent/results") => json!({"agent_id": "a", "results": []}),
         ("POST", "/monitors") | ("POST", "/monitors/validate") | ("PUT", "/monitors/{id}") => {
             http_monitor("changed", "http://127.0.0.1:9/")
         }
@@ -712,6 +755,16 @@ async fn fixture(store: &Store, api: &Api) -> Fixture {
         .create_api_token("ci", Role::Member, None, now, None)
         .await
         .expect("token");
+    let eu = store
+        .workspace(a.ws.id)
+        .create_location("eu-1", now)
+        .await
+        .expect("location");
+    store
+        .workspace(a.ws.id)
+        .create_agent_token(eu.id, "agent", now)
+        .await
+        .expect("agent token");
     let other = store
         .global()
         .create_user("colleague@example.com", "Colleague", PASSWORD, now)
@@ -793,6 +846,12 @@ async fn snapshot(store: &Store, ws: WorkspaceId) -> String {
     for mut t in s.api_tokens().await.expect("tokens") {
         t.last_used_at = None;
         out += &format!("{t:?}\n");
+    }
+    for l in s.locations().await.expect("locations") {
+        out += &format!(
+            "{l:?} {:?}\n",
+            s.agent_tokens(l.id).await.expect("agent tokens")
+        );
     }
     out += &format!(
         "{:?}\n",

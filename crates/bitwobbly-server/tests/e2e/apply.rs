@@ -225,6 +225,7 @@ async fn objects_without_a_key_are_left_alone(backend: Backend) {
                 parent_id: None,
                 paused: false,
                 locations: vec![],
+                quorum: Default::default(),
             },
             now,
         )

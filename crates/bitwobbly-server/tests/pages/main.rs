@@ -117,6 +117,7 @@ fn monitor_def(name: &str) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -246,6 +246,7 @@ pub(crate) fn http_monitor(name: &str, url: &str) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -205,6 +205,7 @@ pub(crate) fn http_monitor(name: &str, url: &str, t: Thresholds) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -34,6 +34,7 @@ fn heartbeat_monitor(name: &str, max_runtime: Option<Duration>) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn http_monitor(name: &str) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bitwobbly_core::heartbeat::{HeartbeatPolicy, HeartbeatState};
+use bitwobbly_core::quorum::QuorumPolicy;
 use bitwobbly_core::schedule::Schedule;
 use bitwobbly_core::state::Thresholds;
 use sqlx::{QueryBuilder, Row as _};
@@ -19,7 +20,7 @@ macro_rules! monitor_cols {
     () => {
         "id, workspace_id, key, name, spec, schedule_kind, interval_secs, cron, schedule, \
          thresholds, failure_threshold, recovery_threshold, parent_id, paused, locations, \
-         ping_token, created_at, updated_at"
+         ping_token, created_at, updated_at, quorum"
     };
 }
 
@@ -91,6 +92,10 @@ fn monitor_from_row(r: &DbRow) -> Result<Monitor> {
         Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("thresholds", e))?,
         None => legacy_thresholds(r)?,
     };
+    let quorum = match r.try_get::<Option<String>, _>("quorum")? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("quorum", e))?,
+        None => QuorumPolicy::default(),
+    };
     Ok(Monitor {
         id: r.try_get("id")?,
         workspace_id: r.try_get("workspace_id")?,
@@ -102,6 +107,7 @@ fn monitor_from_row(r: &DbRow) -> Result<Monitor> {
         parent_id: r.try_get("parent_id")?,
         paused: r.try_get("paused")?,
         locations: serde_json::from_str(&locations).map_err(|e| corrupt("locations", e))?,
+        quorum,
         ping_token: r.try_get("ping_token")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -146,13 +152,14 @@ struct Encoded {
     schedule: String,
     thresholds: String,
     locations: String,
+    quorum: String,
 }
 
 /// A statement of this backend, with the parameters bound so far.
 type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
 impl Encoded {
-    /// Binds the monitor's stored columns, `key` to `locations`, in the order `create`
+    /// Binds the monitor's stored columns, `key` to `quorum`, in the order `create`
     /// inserts them and `update` sets them.
     fn bind_columns<'q>(&'q self, new: &'q NewMonitor, q: Query<'q>) -> Query<'q> {
         q.bind(new.key.as_deref())
@@ -169,6 +176,7 @@ impl Encoded {
             .bind(new.parent_id)
             .bind(new.paused)
             .bind(&self.locations)
+            .bind(&self.quorum)
     }
 }
 
@@ -187,6 +195,9 @@ fn encode(new: &NewMonitor) -> Result<Encoded> {
     new.thresholds
         .validate()
         .map_err(|e| StoreError::invalid("thresholds", e.to_string()))?;
+    new.quorum
+        .validate()
+        .map_err(|e| StoreError::invalid("quorum", e.to_string()))?;
     let (schedule_kind, interval_secs, cron) = match &new.schedule {
         Schedule::Interval(every) => (
             ScheduleKind::Interval,
@@ -204,6 +215,7 @@ fn encode(new: &NewMonitor) -> Result<Encoded> {
         schedule: serde_json::to_string(&new.schedule).map_err(json_err("schedule"))?,
         thresholds: serde_json::to_string(&new.thresholds).map_err(json_err("thresholds"))?,
         locations: serde_json::to_string(&new.locations).map_err(json_err("locations"))?,
+        quorum: serde_json::to_string(&new.quorum).map_err(json_err("quorum"))?,
     })
 }
 
@@ -270,9 +282,9 @@ pub(crate) async fn create(
     let q = sqlx::query::<Db>(concat!(
         "INSERT INTO monitors (workspace_id, key, name, kind, spec, schedule_kind, \
          interval_secs, cron, schedule, thresholds, failure_threshold, recovery_threshold, \
-         parent_id, paused, locations, ping_token, created_at, updated_at) \
+         parent_id, paused, locations, quorum, ping_token, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $17) RETURNING ",
+         $18, $18) RETURNING ",
         monitor_cols!()
     ))
     .bind(ws);
@@ -294,8 +306,8 @@ pub(crate) async fn create(
     let machine = json_of("state machine", &bitwobbly_core::state::MonitorState::new())?;
     sqlx::query::<Db>(
         "INSERT INTO monitor_state (monitor_id, workspace_id, status, consecutive_failures, \
-         consecutive_successes, next_run_at, paused, machine, heartbeat) \
-         VALUES ($1, $2, $3, 0, 0, $4, $5, $6, $7)",
+         consecutive_successes, next_run_at, paused, machine, heartbeat, runs_local) \
+         VALUES ($1, $2, $3, 0, 0, $4, $5, $6, $7, $8)",
     )
     .bind(monitor.id)
     .bind(ws)
@@ -308,6 +320,7 @@ pub(crate) async fn create(
     .bind(new.paused)
     .bind(machine)
     .bind(heartbeat)
+    .bind(new.runs_locally())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -373,9 +386,9 @@ pub(crate) async fn update(
         "UPDATE monitors SET key = $3, name = $4, kind = $5, spec = $6, schedule_kind = $7, \
          interval_secs = $8, cron = $9, schedule = $10, thresholds = $11, \
          failure_threshold = $12, recovery_threshold = $13, parent_id = $14, paused = $15, \
-         locations = $16, ping_token = CASE WHEN $17 IS NULL THEN NULL \
-           ELSE COALESCE(ping_token, $17) END, \
-         updated_at = $18 WHERE workspace_id = $1 AND id = $2 RETURNING ",
+         locations = $16, quorum = $17, ping_token = CASE WHEN $18 IS NULL THEN NULL \
+           ELSE COALESCE(ping_token, $18) END, \
+         updated_at = $19 WHERE workspace_id = $1 AND id = $2 RETURNING ",
         monitor_cols!()
     ))
     .bind(ws)
@@ -423,6 +436,7 @@ pub(crate) async fn update(
         .transpose()?;
     sqlx::query::<Db>(
         "UPDATE monitor_state SET paused = $2, heartbeat = $3, next_run_at = $4, \
+         runs_local = $5, \
          status = CASE WHEN $2 THEN 'paused' WHEN status = 'paused' THEN 'unknown' \
            ELSE status END WHERE monitor_id = $1",
     )
@@ -430,6 +444,7 @@ pub(crate) async fn update(
     .bind(new.paused)
     .bind(heartbeat)
     .bind(next_run_at)
+    .bind(new.runs_locally())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -607,11 +622,12 @@ pub(crate) async fn update_state(
     expect_one(done, || StoreError::not_found("monitor"))
 }
 
-/// The scheduling queue: unpaused monitors whose next run is due.
+/// The scheduling queue: unpaused monitors this server runs (see `runs_local`) whose next run
+/// is due.
 const SCHEDULE: WorkQueue = work_queue! {
     table: "monitor_state",
     key: "monitor_id",
-    due: "paused = FALSE AND next_run_at <= $1",
+    due: "paused = FALSE AND runs_local = TRUE AND next_run_at <= $1",
     order: "next_run_at, monitor_id",
     on_claim: "",
     returning: state_cols!(),
