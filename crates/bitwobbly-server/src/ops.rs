@@ -2,7 +2,7 @@
 //!
 //! - `GET /healthz` answers `200 ok` while the process serves requests at all.
 //! - `GET /readyz` answers `200 ready` when the database answers and its schema is the one
-//!   this binary expects, else `503` in the API's error shape (also while shutting down, so
+//!   this binary expects and the blob store answers, else `503` in the API's error shape (also while shutting down, so
 //!   a load balancer stops sending traffic).
 //! - `GET /metrics` renders every metric in the Prometheus text format, refreshing the
 //!   outbox gauges and the process's resident memory at scrape time. With
@@ -54,8 +54,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Whether the store is usable: the database answers and has every embedded migration.
+/// Whether the store is usable: the database answers and has every embedded migration, and
+/// the blob store answers.
 async fn ready(state: &AppState) -> Result<(), ApiError> {
+    if let Err(e) = crate::blobs::check(state.blobs.as_ref()).await {
+        tracing::warn!(error = %e, "readiness check failed: blob store");
+        return Err(ApiError::unavailable(
+            "the blob store is not reachable (see the server log)",
+        ));
+    }
     match state.store.pending_migrations().await {
         Ok(pending) if pending.is_empty() => Ok(()),
         Ok(pending) => Err(ApiError::unavailable(format!(

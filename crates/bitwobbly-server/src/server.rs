@@ -64,6 +64,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database")]
     Store(#[source] StoreError),
+    /// The configured blob store could not be set up.
+    #[error("cannot set up the blob store ([blobs])")]
+    Blobs(#[source] StoreError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -120,7 +123,14 @@ impl Server {
             BackendKind::Postgres => "postgres",
             _ => "other",
         };
-        let state = AppState::new(store, config, node);
+        let blobs = config
+            .blobs
+            .open(&config.data_dir)
+            .map_err(ServerError::Blobs)?;
+        if let Err(e) = crate::blobs::check(blobs.as_ref()).await {
+            tracing::error!(error = %e, "the blob store is not reachable: /readyz fails until it is");
+        }
+        let state = AppState::with_blobs(store, config, node, blobs);
         let setup_url = crate::ops::setup::first_run_token(&state.store, state.clock.now())
             .await
             .map_err(ServerError::Store)?
@@ -265,7 +275,11 @@ pub async fn open_store(config: &Config) -> Result<Store, ServerError> {
                 .map_err(|source| ServerError::DataDir { path: dir, source })?;
         }
     }
-    Store::open_with(&config.database_url(), StoreOptions::default())
+    let mut options = StoreOptions::default();
+    if let Some(n) = config.database_max_connections {
+        options = options.max_connections(n);
+    }
+    Store::open_with(&config.database_url(), options)
         .await
         .map_err(ServerError::Store)
 }
@@ -310,6 +324,7 @@ pub fn router(state: AppState) -> Router {
     // Everything but ingest: response compression and the API's body limit.
     let app = Router::new()
         .nest("/api/v1", crate::api::router())
+        .nest("/app", crate::dashboard::router())
         .merge(crate::heartbeat::router())
         .merge(crate::ops::router())
         .fallback(not_found)

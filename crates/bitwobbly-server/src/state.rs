@@ -51,13 +51,24 @@ pub struct Inner {
 }
 
 impl AppState {
-    /// Shared state over an opened (and migrated) store.
+    /// Shared state over an opened (and migrated) store, with blobs on the filesystem
+    /// (`blobs.path`, else under `data_dir`) whatever `blobs.backend` says; the server builds
+    /// the configured blob store and uses [`AppState::with_blobs`].
     pub fn new(store: Store, config: Config, node: String) -> Self {
+        let blobs = Arc::new(FsBlobStore::new(config.blobs.fs_root(&config.data_dir)));
+        Self::with_blobs(store, config, node, blobs)
+    }
+
+    /// Shared state over an opened (and migrated) store and a blob store.
+    pub fn with_blobs(
+        store: Store,
+        config: Config,
+        node: String,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Self {
         let checker = crate::scheduler::build_checker(&config);
         let limits = Limits::new(&config.auth);
         let scheduler = SchedulerShared::new(&config.scheduler);
-        let blobs: Arc<dyn BlobStore> =
-            Arc::new(FsBlobStore::new(crate::config::blob_dir(&config.data_dir)));
         let ingest = crate::ingest::Ingest::new(&config.ingest);
         let pages = crate::pages::Pages::new(&config.pages);
         Self {

@@ -7,8 +7,11 @@
 //! [`FsBlobStore`] keeps blobs as files under a directory (written to a temporary file,
 //! fsynced, then renamed into place, so a reader never sees half a blob and a returned `put`
 //! survives power loss). `S3BlobStore` (feature `s3`) keeps them in an S3-compatible bucket.
+//! [`open`] builds either from a [`BlobBackend`], which is how a server turns its
+//! configuration into a store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -33,6 +36,112 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Deletes the blob under `key`; deleting a missing blob succeeds.
     fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()>;
+
+    /// Checks that the store is usable (the directory can be created, the bucket answers
+    /// and exists), for readiness probes. Writes nothing but a missing root directory.
+    ///
+    /// # Errors
+    /// [`StoreError::Blob`] (operation `check`) with the cause.
+    fn check(&self) -> BlobFuture<'_, ()>;
+}
+
+/// Which blob store to build, and where (see [`open`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum BlobBackend {
+    /// Files under this root directory ([`FsBlobStore`]).
+    Fs(PathBuf),
+    /// An S3-compatible bucket (`S3BlobStore`, feature `s3`).
+    S3(S3Config),
+}
+
+/// Builds the blob store `backend` describes. No request is made yet; use
+/// [`BlobStore::check`] to see whether it answers.
+///
+/// # Errors
+/// [`StoreError::Invalid`] if the S3 configuration is refused, or if S3 is asked for in a
+/// build without the `s3` feature.
+pub fn open(backend: &BlobBackend) -> Result<Arc<dyn BlobStore>> {
+    match backend {
+        BlobBackend::Fs(root) => Ok(Arc::new(FsBlobStore::new(root.clone()))),
+        #[cfg(feature = "s3")]
+        BlobBackend::S3(config) => Ok(Arc::new(S3BlobStore::new(config)?)),
+        #[cfg(not(feature = "s3"))]
+        BlobBackend::S3(_) => Err(StoreError::invalid(
+            "blob backend",
+            "this build has no S3 support (build with the `s3` feature)",
+        )),
+    }
+}
+
+/// Where an S3-compatible bucket is and how to sign requests to it.
+///
+/// Its `Debug` output leaves the secret out.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct S3Config {
+    /// The bucket.
+    pub bucket: String,
+    /// The region. Default when empty: `us-east-1`.
+    pub region: String,
+    /// A custom endpoint (MinIO, moto, R2...); `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Access key id. When it and the secret are both empty, credentials come from the
+    /// standard `AWS_*` environment variables, a web identity token or the instance
+    /// metadata service.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Allow plain `http://` endpoints. Default: `false`.
+    pub allow_http: bool,
+    /// A key prefix inside the bucket (e.g. `bitwobbly/prod`), so several installations can
+    /// share one bucket. Empty: keys at the bucket's root.
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("allow_http", &self.allow_http)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl S3Config {
+    /// A config for `bucket` with the given credentials; other fields default.
+    pub fn new(bucket: &str, access_key_id: &str, secret_access_key: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets a custom endpoint, path-style addressing, and whether plain HTTP is allowed.
+    pub fn with_endpoint(mut self, endpoint: &str, allow_http: bool) -> Self {
+        self.endpoint = Some(endpoint.to_owned());
+        self.allow_http = allow_http;
+        self
+    }
+
+    /// Sets the region.
+    pub fn with_region(mut self, region: &str) -> Self {
+        self.region = region.to_owned();
+        self
+    }
+
+    /// Sets the key prefix (leading and trailing `/` are ignored).
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        prefix.trim_matches('/').clone_into(&mut self.prefix);
+        self
+    }
 }
 
 /// Checks a blob key's shape.
@@ -117,6 +226,15 @@ impl BlobStore for FsBlobStore {
     fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()> {
         Box::pin(self.delete_file(key))
     }
+
+    fn check(&self) -> BlobFuture<'_, ()> {
+        Box::pin(async move {
+            let dir = self.root.join("blobs");
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(|e| blob_err("check", &dir.display().to_string(), false, e))
+        })
+    }
 }
 
 impl FsBlobStore {
@@ -173,65 +291,24 @@ impl FsBlobStore {
 }
 
 #[cfg(feature = "s3")]
-pub use s3::{S3BlobStore, S3Config};
+pub use s3::S3BlobStore;
 
 #[cfg(feature = "s3")]
 mod s3 {
     use bytes::Bytes;
     use object_store::aws::{AmazonS3, AmazonS3Builder};
     use object_store::path::Path as ObjectPath;
-    use object_store::{ObjectStoreExt as _, PutPayload};
+    use object_store::{ObjectStore as _, ObjectStoreExt as _, PutPayload};
 
-    use super::{BlobFuture, BlobStore, validate_key};
+    use super::{BlobFuture, BlobStore, S3Config, validate_key};
     use crate::error::{Result, StoreError};
-
-    /// Where an S3-compatible bucket is and how to sign requests to it.
-    #[derive(Debug, Clone, Default)]
-    #[non_exhaustive]
-    pub struct S3Config {
-        /// The bucket.
-        pub bucket: String,
-        /// The region. Default when empty: `us-east-1`.
-        pub region: String,
-        /// A custom endpoint (MinIO, moto, R2...); `None` for AWS.
-        pub endpoint: Option<String>,
-        /// Access key id.
-        pub access_key_id: String,
-        /// Secret access key.
-        pub secret_access_key: String,
-        /// Allow plain `http://` endpoints. Default: `false`.
-        pub allow_http: bool,
-    }
-
-    impl S3Config {
-        /// A config for `bucket` with the given credentials; other fields default.
-        pub fn new(bucket: &str, access_key_id: &str, secret_access_key: &str) -> Self {
-            Self {
-                bucket: bucket.to_owned(),
-                access_key_id: access_key_id.to_owned(),
-                secret_access_key: secret_access_key.to_owned(),
-                ..Self::default()
-            }
-        }
-
-        /// Sets a custom endpoint, path-style addressing, and whether plain HTTP is allowed.
-        pub fn with_endpoint(mut self, endpoint: &str, allow_http: bool) -> Self {
-            self.endpoint = Some(endpoint.to_owned());
-            self.allow_http = allow_http;
-            self
-        }
-
-        /// Sets the region.
-        pub fn with_region(mut self, region: &str) -> Self {
-            self.region = region.to_owned();
-            self
-        }
-    }
 
     /// Blobs in an S3-compatible bucket, through `object_store`.
     #[derive(Debug)]
     pub struct S3BlobStore {
         inner: AmazonS3,
+        bucket: String,
+        prefix: String,
     }
 
     fn err(op: &'static str, key: &str, e: object_store::Error) -> StoreError {
@@ -254,12 +331,20 @@ mod s3 {
             } else {
                 config.region.as_str()
             };
-            let mut b = AmazonS3Builder::new()
-                .with_bucket_name(&config.bucket)
-                .with_region(region)
-                .with_access_key_id(&config.access_key_id)
-                .with_secret_access_key(&config.secret_access_key)
-                .with_allow_http(config.allow_http);
+            if config.bucket.is_empty() {
+                return Err(StoreError::invalid("s3 config", "the bucket is empty"));
+            }
+            let from_env = config.access_key_id.is_empty() && config.secret_access_key.is_empty();
+            let mut b = if from_env {
+                AmazonS3Builder::from_env()
+            } else {
+                AmazonS3Builder::new()
+                    .with_access_key_id(&config.access_key_id)
+                    .with_secret_access_key(&config.secret_access_key)
+            }
+            .with_bucket_name(&config.bucket)
+            .with_region(region)
+            .with_allow_http(config.allow_http);
             if let Some(endpoint) = &config.endpoint {
                 b = b
                     .with_endpoint(endpoint)
@@ -268,7 +353,21 @@ mod s3 {
             let inner = b
                 .build()
                 .map_err(|e| StoreError::invalid("s3 config", e.to_string()))?;
-            Ok(Self { inner })
+            Ok(Self {
+                inner,
+                bucket: config.bucket.clone(),
+                prefix: config.prefix.trim_matches('/').to_owned(),
+            })
+        }
+
+        /// The object path of a (validated) key: under the prefix, if any.
+        fn path(&self, key: &str) -> Result<ObjectPath> {
+            validate_key(key)?;
+            Ok(if self.prefix.is_empty() {
+                ObjectPath::from(key)
+            } else {
+                ObjectPath::from(format!("{}/{key}", self.prefix))
+            })
         }
     }
 
@@ -284,34 +383,50 @@ mod s3 {
         fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()> {
             Box::pin(self.delete_object(key))
         }
+
+        fn check(&self) -> BlobFuture<'_, ()> {
+            Box::pin(self.check_bucket())
+        }
     }
 
     impl S3BlobStore {
         async fn put_object(&self, key: &str, bytes: Bytes) -> Result<()> {
-            validate_key(key)?;
             self.inner
-                .put(&ObjectPath::from(key), PutPayload::from(bytes))
+                .put(&self.path(key)?, PutPayload::from(bytes))
                 .await
                 .map_err(|e| err("put", key, e))?;
             Ok(())
         }
 
         async fn get_object(&self, key: &str) -> Result<Bytes> {
-            validate_key(key)?;
             let got = self
                 .inner
-                .get(&ObjectPath::from(key))
+                .get(&self.path(key)?)
                 .await
                 .map_err(|e| err("get", key, e))?;
             got.bytes().await.map_err(|e| err("get", key, e))
         }
 
         async fn delete_object(&self, key: &str) -> Result<()> {
-            validate_key(key)?;
-            match self.inner.delete(&ObjectPath::from(key)).await {
+            match self.inner.delete(&self.path(key)?).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                 Err(e) => Err(err("delete", key, e)),
             }
+        }
+
+        /// Lists one level under the prefix: fails when the bucket is missing, the
+        /// credentials are refused or the endpoint does not answer.
+        async fn check_bucket(&self) -> Result<()> {
+            let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+            self.inner
+                .list_with_delimiter(prefix.as_ref())
+                .await
+                .map(drop)
+                .map_err(|e| StoreError::Blob {
+                    op: "check",
+                    key: format!("s3://{}/{}", self.bucket, self.prefix),
+                    source: Box::new(e),
+                })
         }
     }
 }

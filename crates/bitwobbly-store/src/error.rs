@@ -78,9 +78,9 @@ pub enum StoreError {
     /// A blob store operation failed.
     #[error("blob {op} failed for key {key:?}")]
     Blob {
-        /// `put`, `get` or `delete`.
+        /// `put`, `get`, `delete` or `check`.
         op: &'static str,
-        /// The key.
+        /// The key (for `check`, the root directory or bucket).
         key: String,
         /// The cause.
         #[source]

@@ -167,6 +167,40 @@ impl TestDatabase {
         }
     }
 
+    /// Reads one value (`SELECT count(*) ...`, say) over a connection of its own.
+    ///
+    /// # Panics
+    /// When the connection or the query fails, or it gives no row or another type.
+    pub async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+            + sqlx::Type<sqlx::Sqlite>
+            + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+            + sqlx::Type<sqlx::Postgres>
+            + Send
+            + Unpin,
+    {
+        let got = match self.backend {
+            Backend::Sqlite => match sqlx::SqliteConnection::connect(&self.url).await {
+                Ok(mut c) => {
+                    sqlx::query_scalar::<sqlx::Sqlite, T>(sqlx::AssertSqlSafe(sql.to_owned()))
+                        .fetch_one(&mut c)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            Backend::Postgres => match sqlx::PgConnection::connect(&self.url).await {
+                Ok(mut c) => {
+                    sqlx::query_scalar::<sqlx::Postgres, T>(sqlx::AssertSqlSafe(sql.to_owned()))
+                        .fetch_one(&mut c)
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        got.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Drops the PostgreSQL database (even with connections still open) and removes the
     /// temporary directory.
     pub async fn finish(mut self) {

@@ -109,6 +109,18 @@ impl Db {
             .expect("open the store")
     }
 
+    /// One integer read with `sql` over a connection of its own.
+    #[allow(dead_code)] // used by the cluster tests, which share this harness
+    pub(crate) async fn count(&self, sql: &str) -> i64 {
+        self.db.scalar(sql).await
+    }
+
+    /// One text (or `NULL`) read with `sql` over a connection of its own.
+    #[allow(dead_code)] // used by the cluster tests, which share this harness
+    pub(crate) async fn text(&self, sql: &str) -> Option<String> {
+        self.db.scalar(sql).await
+    }
+
     pub(crate) async fn finish(self) {
         self.db.finish().await;
     }
@@ -550,6 +562,8 @@ pub(crate) struct Receiver {
 
 struct ReceiverState {
     down: AtomicBool,
+    /// Milliseconds every accepted request waits before its answer.
+    delay_ms: std::sync::atomic::AtomicU64,
     key: Vec<u8>,
     deliveries: Mutex<Vec<Delivery>>,
 }
@@ -561,6 +575,7 @@ impl Receiver {
             .expect("secret");
         let state = Arc::new(ReceiverState {
             down: AtomicBool::new(false),
+            delay_ms: std::sync::atomic::AtomicU64::new(0),
             key,
             deliveries: Mutex::new(Vec::new()),
         });
@@ -579,6 +594,13 @@ impl Receiver {
 
     pub(crate) fn set_down(&self, down: bool) {
         self.state.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Makes every accepted request wait `delay` before its `200` (deliveries in flight).
+    #[allow(dead_code)] // used by the cluster tests, which share this harness
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub(crate) fn deliveries(&self) -> Vec<Delivery> {
@@ -621,6 +643,10 @@ async fn receive(
     if down {
         tokio::time::sleep(Duration::from_secs(60)).await;
         return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     StatusCode::OK
 }
@@ -682,5 +708,154 @@ impl Smtp {
                     .replace("\n\t", " ")
             })
             .collect()
+    }
+}
+
+/// A monitored service seen differently from each location: `/located` answers 200, or 500
+/// to a request whose `User-Agent` names a failing location (`(location NAME)`, as
+/// `bitwobbly agent` sends it); requests are counted per location (`""` for none).
+#[allow(dead_code)] // used by the agents tests (tests/agents)
+pub(crate) struct LocatedTarget {
+    served: Served,
+    state: Arc<LocatedState>,
+}
+
+#[derive(Default)]
+#[allow(dead_code)] // used by the agents tests (tests/agents)
+struct LocatedState {
+    failing: Mutex<std::collections::HashSet<String>>,
+    hits: Mutex<HashMap<String, usize>>,
+}
+
+#[allow(dead_code)] // used by the agents tests (tests/agents)
+impl LocatedTarget {
+    pub(crate) async fn start() -> Self {
+        let state = Arc::new(LocatedState::default());
+        let router = Router::new()
+            .route(
+                "/located",
+                any(
+                    |State(s): State<Arc<LocatedState>>, headers: HeaderMap| async move {
+                        let location = headers
+                            .get("user-agent")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|ua| ua.split("(location ").nth(1))
+                            .and_then(|rest| rest.split(')').next())
+                            .unwrap_or_default()
+                            .to_owned();
+                        *s.hits.lock().unwrap().entry(location.clone()).or_default() += 1;
+                        if s.failing.lock().unwrap().contains(&location) {
+                            (StatusCode::INTERNAL_SERVER_ERROR, "broken here")
+                        } else {
+                            (StatusCode::OK, "ok")
+                        }
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        Self {
+            served: serve(router).await,
+            state,
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}/located", self.served.addr)
+    }
+
+    /// Makes the service fail (or work again) for requests from `location`.
+    pub(crate) fn set_failing(&self, location: &str, failing: bool) {
+        let mut set = self.state.failing.lock().unwrap();
+        if failing {
+            set.insert(location.to_owned());
+        } else {
+            set.remove(location);
+        }
+    }
+
+    /// How many requests came from `location`.
+    pub(crate) fn hits(&self, location: &str) -> usize {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(location)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// A long-running `bitwobbly` process other than `serve` (an agent), its stderr kept.
+#[allow(dead_code)] // used by the agents tests (tests/agents)
+pub(crate) struct Process {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+    _readers: JoinSet<()>,
+}
+
+#[allow(dead_code)] // used by the agents tests (tests/agents)
+impl Process {
+    /// Starts `bitwobbly ARGS` with `env`, collecting its stderr lines.
+    pub(crate) fn spawn(args: &[String], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bitwobbly"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary runs");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = JoinSet::new();
+        let err = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        readers.spawn(async move {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            logs,
+            _readers: readers,
+        }
+    }
+
+    /// Everything it logged so far.
+    pub(crate) fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Its exit status, if it has exited.
+    pub(crate) fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait")
+    }
+
+    /// Waits for the exit (failing the test after [`DEADLINE`]).
+    pub(crate) async fn wait(&mut self) -> ExitStatus {
+        tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("the process exits in time")
+            .expect("wait")
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub(crate) async fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().expect("still running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        self.wait().await
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub(crate) async fn kill(&mut self) {
+        self.child.start_kill().expect("kill");
+        let _ = tokio::time::timeout(DEADLINE, self.child.wait()).await;
     }
 }

@@ -1,72 +1,22 @@
 //! The S3 blob store against a real S3-compatible server: moto's server, started here on a
-//! free loopback port. Skipped, saying so, when `moto_server` is not installed
-//! (`pip install 'moto[server]'`).
+//! free loopback port (`bitwobbly-test-support`, feature `moto`).
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use bitwobbly_store::blob::{BlobStore, S3BlobStore, S3Config};
+use bitwobbly_store::StoreError;
+use bitwobbly_store::blob::{self, BlobBackend, BlobStore, S3BlobStore, S3Config};
+use bitwobbly_test_support::moto::Moto;
 use bytes::Bytes;
 
-struct Moto {
-    child: tokio::process::Child,
-    endpoint: String,
-}
-
-async fn start_moto() -> Option<Moto> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = tokio::process::Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .ok()?;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some(Moto { child, endpoint });
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
-}
-
-/// Creates a bucket with a plain path-style PUT (moto accepts unsigned requests).
-async fn create_bucket(endpoint: &str, bucket: &str) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let addr = endpoint.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "create bucket: {resp}");
+fn config(moto: &Moto, bucket: &str) -> S3Config {
+    S3Config::new(bucket, Moto::ACCESS_KEY_ID, Moto::SECRET_ACCESS_KEY)
+        .with_endpoint(&moto.endpoint(), true)
 }
 
 #[tokio::test]
-#[allow(clippy::print_stderr)] // tell the person running the tests why this one did nothing
 async fn s3_blob_store_against_moto() {
-    let Some(mut moto) = start_moto().await else {
-        eprintln!(
-            "SKIPPED s3_blob_store_against_moto: moto_server not installed (pip install 'moto[server]')"
-        );
-        return;
-    };
-    create_bucket(&moto.endpoint, "bw-blobs").await;
-    let store = S3BlobStore::new(
-        &S3Config::new("bw-blobs", "test", "test").with_endpoint(&moto.endpoint, true),
-    )
-    .unwrap();
+    let moto = Moto::start().await;
+    moto.create_bucket("bw-blobs").await;
+    let store = S3BlobStore::new(&config(&moto, "bw-blobs")).unwrap();
+    store.check().await.unwrap();
     let payload = Bytes::from((0..=255u8).cycle().take(300_000).collect::<Vec<_>>());
     store
         .put("envelopes/1/abc.bin", payload.clone())
@@ -90,5 +40,83 @@ async fn s3_blob_store_against_moto() {
     );
     store.delete("envelopes/1/abc.bin").await.unwrap();
     assert!(store.put("../escape", Bytes::new()).await.is_err());
-    moto.child.kill().await.ok();
+}
+
+#[tokio::test]
+async fn a_prefix_keeps_installations_apart_in_one_bucket() {
+    let moto = Moto::start().await;
+    moto.create_bucket("shared").await;
+    let prod = blob::open(&BlobBackend::S3(
+        config(&moto, "shared").with_prefix("/bw/prod/"),
+    ))
+    .unwrap();
+    let test = blob::open(&BlobBackend::S3(
+        config(&moto, "shared").with_prefix("bw/test"),
+    ))
+    .unwrap();
+    let root = blob::open(&BlobBackend::S3(config(&moto, "shared"))).unwrap();
+    prod.check().await.unwrap();
+    prod.put("a/1.bin", Bytes::from_static(b"prod"))
+        .await
+        .unwrap();
+    test.put("a/1.bin", Bytes::from_static(b"test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        prod.get("a/1.bin").await.unwrap(),
+        Bytes::from_static(b"prod")
+    );
+    assert_eq!(
+        test.get("a/1.bin").await.unwrap(),
+        Bytes::from_static(b"test")
+    );
+    // The prefix is part of the object's name in the bucket.
+    assert_eq!(
+        root.get("bw/prod/a/1.bin").await.unwrap(),
+        Bytes::from_static(b"prod")
+    );
+    assert!(root.get("a/1.bin").await.unwrap_err().is_not_found());
+    test.delete("a/1.bin").await.unwrap();
+    assert_eq!(
+        prod.get("a/1.bin").await.unwrap(),
+        Bytes::from_static(b"prod")
+    );
+}
+
+#[tokio::test]
+async fn check_fails_for_a_missing_bucket() {
+    let moto = Moto::start().await;
+    let missing = S3BlobStore::new(&config(&moto, "no-such-bucket")).unwrap();
+    let e = missing.check().await.unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Blob { op: "check", key, .. } if key.contains("no-such-bucket")),
+        "{e:?}"
+    );
+    moto.create_bucket("there").await;
+    let there = S3BlobStore::new(&config(&moto, "there")).unwrap();
+    there.check().await.unwrap();
+}
+
+#[test]
+fn bad_configurations_are_refused_and_the_secret_is_not_printed() {
+    let e = S3BlobStore::new(&S3Config::new("", "id", "secret")).unwrap_err();
+    assert!(e.to_string().contains("s3 config"), "{e}");
+    let printed = format!("{:?}", S3Config::new("b", "id", "very-secret-value"));
+    assert!(!printed.contains("very-secret-value"), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
+}
+
+#[tokio::test]
+async fn the_filesystem_backend_checks_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = blob::open(&BlobBackend::Fs(dir.path().join("blobs"))).unwrap();
+    fs.check().await.unwrap();
+    fs.put("k/1", Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(fs.get("k/1").await.unwrap(), Bytes::from_static(b"x"));
+    // A file where the directory should be: not usable.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let broken = blob::open(&BlobBackend::Fs(file)).unwrap();
+    let e = broken.check().await.unwrap_err();
+    assert!(matches!(e, StoreError::Blob { op: "check", .. }), "{e:?}");
 }
