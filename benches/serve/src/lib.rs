@@ -19,6 +19,8 @@ use bitwobbly_server::config::Config;
 use bitwobbly_server::{AppState, Clock};
 use bitwobbly_store::prelude::*;
 
+pub mod fleet;
+
 /// Settings of a load run.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -178,7 +180,12 @@ impl fmt::Display for Report {
 
 /// A `kB` line of `/proc/self/status`, in bytes.
 fn proc_status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_kb("self", field)
+}
+
+/// A `kB` line (`VmRSS`, `VmHWM`) of `/proc/<pid>/status`, in bytes; `pid` may be `self`.
+pub(crate) fn status_kb(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| {
         let rest = l.strip_prefix(field)?.strip_prefix(':')?;
         let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
@@ -190,9 +197,11 @@ fn proc_status_kb(field: &str) -> Option<u64> {
 pub const TARGET_ARG: &str = "--serve-target";
 
 /// Serves the target (the test server's `/`, answering `200 ok`) on loopback, prints
-/// `PORT <n>` and serves until stdin closes (the parent exits).
+/// `PORT <n>` and serves until stdin closes (the parent exits). It runs on every core, so
+/// that it answers the thousands of checks a second of a fleet run without becoming what
+/// is measured.
 pub fn serve_target() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
@@ -209,13 +218,15 @@ pub fn serve_target() -> anyhow::Result<()> {
 }
 
 /// The target server in a child process; killed on drop.
-struct Target {
-    child: Child,
-    port: u16,
+pub(crate) struct Target {
+    pub(crate) child: Child,
+    /// Its port on 127.0.0.1.
+    pub(crate) port: u16,
 }
 
 impl Target {
-    fn start() -> anyhow::Result<Self> {
+    /// Starts this binary again with [`TARGET_ARG`] and reads the port it printed.
+    pub(crate) fn start() -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the benchmark binary")?;
         let mut child = Command::new(exe)
             .arg(TARGET_ARG)
@@ -245,6 +256,50 @@ impl Drop for Target {
     }
 }
 
+/// Creates `count` HTTP monitors named `monitor <i>` checking `url` every `every`, in
+/// transactions of 500 monitors, `parallel` transactions at a time; returns their ids in
+/// creation order.
+pub(crate) async fn create_monitors(
+    store: &Store,
+    ws: WorkspaceId,
+    url: &str,
+    count: usize,
+    every: Duration,
+    parallel: usize,
+) -> anyhow::Result<Vec<MonitorId>> {
+    const PER_TX: usize = 500;
+    let parallel = parallel.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..parallel {
+        let store = store.clone();
+        let url = url.to_owned();
+        tasks.spawn(async move {
+            let mut ids = Vec::new();
+            let mut start = worker * PER_TX;
+            while start < count {
+                let end = (start + PER_TX).min(count);
+                let mut tx = store.begin().await?;
+                for i in start..end {
+                    let m = tx
+                        .workspace(ws)
+                        .create_monitor(&monitor(i, &url, every)?, Clock.now())
+                        .await?;
+                    ids.push((i, m.id));
+                }
+                tx.commit().await?;
+                start += parallel * PER_TX;
+            }
+            Ok::<_, anyhow::Error>(ids)
+        });
+    }
+    let mut all = Vec::with_capacity(count);
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done??);
+    }
+    all.sort_unstable();
+    Ok(all.into_iter().map(|(_, id)| id).collect())
+}
+
 fn monitor(i: usize, url: &str, every: Duration) -> anyhow::Result<NewMonitor> {
     Ok(NewMonitor {
         key: None,
@@ -255,6 +310,7 @@ fn monitor(i: usize, url: &str, every: Duration) -> anyhow::Result<NewMonitor> {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     })
 }
 
@@ -293,18 +349,7 @@ pub fn run_load(config: &LoadConfig) -> anyhow::Result<Report> {
             .await?
             .id;
         let target_url = format!("http://127.0.0.1:{}/", target.port);
-        let mut created = 0;
-        while created < config.monitors {
-            let mut tx = store.begin().await?;
-            let end = (created + 500).min(config.monitors);
-            for i in created..end {
-                tx.workspace(ws)
-                    .create_monitor(&monitor(i, &target_url, config.interval)?, Clock.now())
-                    .await?;
-            }
-            tx.commit().await?;
-            created = end;
-        }
+        create_monitors(&store, ws, &target_url, config.monitors, config.interval, 1).await?;
         let setup = setup_start.elapsed();
         let mut rss_over_time = Vec::new();
         rss_over_time.extend(proc_status_kb("VmRSS"));

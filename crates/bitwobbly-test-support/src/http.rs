@@ -283,9 +283,16 @@ impl TestServerBuilder {
     ///
     /// When called outside a Tokio runtime.
     pub fn start(self) -> io::Result<TestServer> {
-        let std_listener = StdTcpListener::bind(self.bind)?;
-        std_listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(std_listener)?;
+        // A long accept queue: under a burst of connections (a load benchmark) a full
+        // queue drops SYNs, and each drop costs the client a one-second retransmit.
+        let socket = if self.bind.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(self.bind)?;
+        let listener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut builder = auto::Builder::new(TokioExecutor::new());
