@@ -136,6 +136,7 @@ async fn seed(store: &Store, target: &str) -> anyhow::Result<()> {
                     parent_id: None,
                     paused: false,
                     locations: vec![],
+                    quorum: Default::default(),
                 },
                 now,
             )

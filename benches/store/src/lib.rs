@@ -150,6 +150,7 @@ pub fn monitor(name: &str) -> NewMonitor {
         parent_id: None,
         paused: false,
         locations: vec![],
+        quorum: Default::default(),
     }
 }
 

@@ -79,6 +79,7 @@ pub mod report;
 pub mod schedule;
 pub mod spec;
 pub mod state;
+pub mod totp;
 pub mod uptime;
 mod validate;
 

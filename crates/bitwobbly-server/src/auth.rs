@@ -366,6 +366,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The secret of an `Authorization: Bearer <secret>` header.
+///
+/// # Errors
+/// 401 `unauthorized` for another scheme or an empty secret.
+pub fn bearer_secret(auth: &HeaderValue) -> Result<&str, ApiError> {
+    auth.to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))
+}
+
 /// Authenticates a request once (the result is cached in the request's extensions).
 async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
     if let Some(c) = parts.extensions.get::<Caller>() {
@@ -373,17 +388,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Api
     }
     let now = state.clock.now();
     let caller = if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-        let secret = auth
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
+        let secret = bearer_secret(auth)?;
         let token = state
             .store
             .global()
@@ -528,6 +533,28 @@ impl<R> Access<R> {
                 self.role
             )))
         }
+    }
+}
+
+impl<R: Need> Access<R> {
+    /// The access of a caller whose workspace and role are already resolved (the dashboard
+    /// resolves them from its own path), checked against `R`.
+    ///
+    /// # Errors
+    /// 403 `forbidden` for a role below `R::ROLE`.
+    pub(crate) fn for_session(
+        workspace: Workspace,
+        role: Role,
+        caller: Caller,
+    ) -> Result<Self, ApiError> {
+        let access = Self {
+            workspace,
+            role,
+            caller,
+            need: PhantomData,
+        };
+        access.require(R::ROLE)?;
+        Ok(access)
     }
 }
 

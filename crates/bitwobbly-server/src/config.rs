@@ -30,6 +30,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite:...` or `postgres://...`; default SQLite under `data_dir`.
     pub database_url: Option<String>,
+    /// Most pooled database connections on this node. Default 10 on PostgreSQL, 4 on SQLite.
+    pub database_max_connections: Option<u32>,
     /// The address people reach this server at, for links in alerts and the set-up link.
     /// Default `http://<listen>`.
     pub public_url: Option<String>,
@@ -53,6 +55,12 @@ pub struct Config {
     pub ingest: crate::ingest::IngestConfig,
     /// Public status pages.
     pub pages: crate::pages::PagesConfig,
+    /// Raw payload storage: the filesystem or an S3-compatible bucket.
+    pub blobs: crate::blobs::BlobsConfig,
+    /// Checker agents (`[agents]`).
+    pub agents: AgentsConfig,
+    /// Account mail from the dashboard (`[mail]`): verification, password reset, invitations.
+    pub mail: crate::dashboard::mail::MailConfig,
     /// Graceful shutdown.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -64,6 +72,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("bitwobbly-data"),
             database_url: None,
+            database_max_connections: None,
             public_url: None,
             node_name: None,
             log_format: LogFormat::Text,
@@ -75,6 +84,9 @@ impl Default for Config {
             targets: TargetConfig::default(),
             ingest: crate::ingest::IngestConfig::default(),
             pages: crate::pages::PagesConfig::default(),
+            blobs: crate::blobs::BlobsConfig::default(),
+            agents: AgentsConfig::default(),
+            mail: crate::dashboard::mail::MailConfig::default(),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -249,6 +261,8 @@ impl Config {
             ("notifier.initial_backoff", self.notifier.initial_backoff),
             ("notifier.max_backoff", self.notifier.max_backoff),
             ("auth.session_ttl", self.auth.session_ttl),
+            ("agents.stale_after", self.agents.stale_after),
+            ("agents.poll_interval", self.agents.poll_interval),
         ];
         for (key, d) in positive {
             if d.is_zero() {
@@ -324,6 +338,16 @@ impl Config {
                 "must be an SMTP server: host, port, tls (starttls, implicit, none), \
                  username with password, from",
             ));
+        }
+        if self.database_max_connections == Some(0) {
+            return Err(invalid(
+                "database_max_connections",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if let Err(p) = self.blobs.validate() {
+            return Err(invalid(p.key, p.value, p.problem));
         }
         if self.metrics.bearer_token.as_deref() == Some("") {
             return Err(invalid(
@@ -501,6 +525,33 @@ impl Default for HttpConfig {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Checker agents (`bitwobbly agent`) and the locations they run monitors from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AgentsConfig {
+    /// A location with no contact from its agents for this long is shown as stale. Default
+    /// 90 s. (Monitors leave a location out of their quorum after their own `stale_after`.)
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+    /// How often agents poll for their assignments. Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// The most results an agent sends in one batch (at most 1000; each batch must also fit
+    /// in `http.max_body_bytes`). Default 200.
+    pub max_batch: usize,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            stale_after: Duration::from_secs(90),
+            poll_interval: Duration::from_secs(30),
+            max_batch: 200,
         }
     }
 }

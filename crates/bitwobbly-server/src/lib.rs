@@ -8,11 +8,14 @@
 //! Start a whole server with [`server::Server`]; embed parts of it through [`AppState`] and the
 //! routers in [`api`], [`heartbeat`] and [`ops`].
 
+pub mod agent;
 pub mod api;
 pub mod apply;
 pub mod auth;
+pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod heartbeat;
 pub mod incident;

@@ -161,7 +161,8 @@ pub trait AccountStore {
 pub trait ScheduleStore {
     /// Claims up to `limit` due, unpaused monitors whose lease is free or expired, for `node`,
     /// with a lease of `lease`. Concurrent claimers never get the same monitor while its lease
-    /// is live.
+    /// is live. Only monitors the server runs itself are claimed
+    /// ([`NewMonitor::runs_locally`]): agents run the others.
     fn claim_due_monitors(
         &mut self,
         node: &str,
@@ -2290,6 +2291,21 @@ pub trait IngestQuery {
         id: IssueId,
     ) -> impl Future<Output = Result<Option<Issue>>> + Send;
 
+    /// A page of an issue's events, newest first, starting after `after`.
+    fn issue_events_page(
+        &mut self,
+        issue: IssueId,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Event>>> + Send;
+
+    /// Tag value counts over the issue's latest [`TAG_SAMPLE_EVENTS`] events (environment and
+    /// release included), so that a huge issue costs no more than that.
+    fn issue_tag_counts(
+        &mut self,
+        issue: IssueId,
+    ) -> impl Future<Output = Result<TagCounts>> + Send;
+
     /// Sets the status of several issues of a project in one transaction (as
     /// [`IngestStore::set_issue_status`] does for one); returns them afterwards, in order.
     ///
@@ -2760,7 +2776,7 @@ impl<S: Source> IngestStore for Scoped<S> {
     async fn events_for_issue(&mut self, issue: IssueId, limit: u32) -> Result<Vec<Event>> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::ingest::events_for_issue(
-            c, ws, issue, limit
+            c, ws, issue, None, limit
         )
         .await)
     }
@@ -3310,6 +3326,27 @@ impl<S: Source> IngestQuery for Scoped<S> {
         .await)
     }
 
+    async fn issue_events_page(
+        &mut self,
+        issue: IssueId,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest::events_for_issue(
+            c, ws, issue, after, limit
+        )
+        .await)
+    }
+
+    async fn issue_tag_counts(&mut self, issue: IssueId) -> Result<TagCounts> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::ingest_query::issue_tag_counts(
+            c, ws, issue
+        )
+        .await)
+    }
+
     async fn set_issues_status(
         &mut self,
         project: ProjectId,
@@ -3515,4 +3552,272 @@ async fn unpack_body(
         )));
     }
     Ok(bytes::Bytes::from(raw))
+}
+
+// === agents ===
+
+/// Locations, their agent tokens, agent batches and the per-location state of monitors.
+pub trait AgentStore {
+    /// Creates a location.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an empty name; [`StoreError::Conflict`] for a name already
+    /// used in the workspace.
+    fn create_location(
+        &mut self,
+        name: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Location>> + Send;
+
+    /// Every location, by name.
+    fn locations(&mut self) -> impl Future<Output = Result<Vec<Location>>> + Send;
+
+    /// A location by name.
+    fn location(&mut self, name: &str) -> impl Future<Output = Result<Option<Location>>> + Send;
+
+    /// Deletes a location with its tokens, cursors and per-monitor states.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if there is no such location.
+    fn delete_location(&mut self, name: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Creates an agent token for a location; the secret (`bwa_...`) is returned once.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the location is not in the workspace.
+    fn create_agent_token(
+        &mut self,
+        location: LocationId,
+        name: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(AgentToken, Secret)>> + Send;
+
+    /// A location's agent tokens (without secrets), by id.
+    fn agent_tokens(
+        &mut self,
+        location: LocationId,
+    ) -> impl Future<Output = Result<Vec<AgentToken>>> + Send;
+
+    /// Revokes an agent token of a location (revoking twice keeps the first time).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the token is not the location's.
+    fn revoke_agent_token(
+        &mut self,
+        location: LocationId,
+        id: AgentTokenId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records an agent's hello (its id and version become the location's latest, `now` its
+    /// last contact) and returns the highest sequence number stored for the agent.
+    fn agent_hello(
+        &mut self,
+        location: LocationId,
+        agent_id: &str,
+        version: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The highest sequence number stored for an agent of a location (0 when none).
+    fn agent_cursor(
+        &mut self,
+        location: LocationId,
+        agent_id: &str,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Records a batch of an agent in one transaction: the rows of results above the
+    /// agent's cursor, the new cursor, and the location's last contact. Results at or below
+    /// the cursor are duplicates and dropped. Exactly once: a batch sent twice is stored once.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] (`seq`) unless sequence numbers increase within the batch;
+    /// [`StoreError::NotFound`] for a location or a monitor not in the workspace (nothing is
+    /// written).
+    fn record_agent_batch(
+        &mut self,
+        location: LocationId,
+        agent_id: &str,
+        batch: &[AgentResultRow],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<AgentBatchOutcome>> + Send;
+
+    /// Every location's state of a monitor, by location name.
+    fn location_states(
+        &mut self,
+        monitor: MonitorId,
+    ) -> impl Future<Output = Result<Vec<LocationState>>> + Send;
+
+    /// Writes one location's state of a monitor.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if the monitor is not in the workspace.
+    fn save_location_state(
+        &mut self,
+        state: &LocationState,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Agent authentication and the monitors judged across locations, for every workspace.
+pub trait AgentDirectory {
+    /// The live agent token for a secret and its location, recording the token's use and the
+    /// location's contact; `None` if unknown or revoked. The hash comparison is constant-time.
+    fn authenticate_agent(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<(AgentToken, Location)>>> + Send;
+
+    /// Unpaused check monitors that a location other than `local` runs, as
+    /// `(workspace, monitor)`, by monitor id.
+    fn quorum_monitors(
+        &mut self,
+    ) -> impl Future<Output = Result<Vec<(WorkspaceId, MonitorId)>>> + Send;
+}
+
+impl<S: Source> AgentStore for Scoped<S> {
+    async fn create_location(&mut self, name: &str, now: Timestamp) -> Result<Location> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::create_location(
+            c, ws, name, now
+        )
+        .await)
+    }
+
+    async fn locations(&mut self) -> Result<Vec<Location>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::locations(c, ws).await)
+    }
+
+    async fn location(&mut self, name: &str) -> Result<Option<Location>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::location(c, ws, name).await)
+    }
+
+    async fn delete_location(&mut self, name: &str) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::delete_location(c, ws, name)
+            .await)
+    }
+
+    async fn create_agent_token(
+        &mut self,
+        location: LocationId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<(AgentToken, Secret)> {
+        let ws = self.ws;
+        let (secret, prefix, hash) = secret::new_tagged_token(AGENT_TOKEN_TAG)?;
+        let token = run!(self.src, |c, ops| ops::agents::create_token(
+            c, ws, location, name, &prefix, &hash, now
+        )
+        .await)?;
+        Ok((token, secret))
+    }
+
+    async fn agent_tokens(&mut self, location: LocationId) -> Result<Vec<AgentToken>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::tokens(c, ws, location)
+            .await)
+    }
+
+    async fn revoke_agent_token(
+        &mut self,
+        location: LocationId,
+        id: AgentTokenId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::revoke_token(
+            c, ws, location, id, now
+        )
+        .await)
+    }
+
+    async fn agent_hello(
+        &mut self,
+        location: LocationId,
+        agent_id: &str,
+        version: &str,
+        now: Timestamp,
+    ) -> Result<u64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::hello(
+            c, ws, location, agent_id, version, now
+        )
+        .await)
+    }
+
+    async fn agent_cursor(&mut self, location: LocationId, agent_id: &str) -> Result<u64> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::cursor(
+            c, ws, location, agent_id
+        )
+        .await)
+    }
+
+    async fn record_agent_batch(
+        &mut self,
+        location: LocationId,
+        agent_id: &str,
+        batch: &[AgentResultRow],
+        now: Timestamp,
+    ) -> Result<AgentBatchOutcome> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::record_batch(
+            c, ws, location, agent_id, batch, now
+        )
+        .await)
+    }
+
+    async fn location_states(&mut self, monitor: MonitorId) -> Result<Vec<LocationState>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::location_states(
+            c, ws, monitor
+        )
+        .await)
+    }
+
+    async fn save_location_state(&mut self, state: &LocationState) -> Result<()> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::agents::save_location_state(
+            c, ws, state
+        )
+        .await)
+    }
+}
+
+/// The tag of agent tokens (`bwa_<prefix>_<secret>`); API tokens are `bw_...`.
+const AGENT_TOKEN_TAG: &str = "bwa";
+
+impl<S: Source> AgentDirectory for Global<S> {
+    async fn authenticate_agent(
+        &mut self,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Option<(AgentToken, Location)>> {
+        let Some(prefix) = secret::tagged_token_prefix(AGENT_TOKEN_TAG, secret) else {
+            return Ok(None);
+        };
+        let found = run!(self.src, |c, ops| ops::agents::token_by_prefix(c, prefix)
+            .await)?;
+        let Some((token, hash)) = found else {
+            return Ok(None);
+        };
+        let matches = secret::hashes_equal(&secret::token_hash(secret), &hash);
+        if !(matches && token.revoked_at.is_none()) {
+            return Ok(None);
+        }
+        let location = run!(self.src, |c, ops| ops::agents::touch(c, &token, now).await)?;
+        Ok(location.map(|mut l| {
+            l.last_seen_at = Some(now);
+            let mut token = token;
+            token.last_used_at = Some(now);
+            (token, l)
+        }))
+    }
+
+    async fn quorum_monitors(&mut self) -> Result<Vec<(WorkspaceId, MonitorId)>> {
+        run!(self.src, |c, ops| ops::agents::quorum_monitors(c).await)
+    }
 }

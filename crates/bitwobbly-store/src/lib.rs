@@ -73,10 +73,12 @@
 pub mod api;
 mod backend;
 pub mod blob;
+pub mod dash;
 mod error;
 pub mod model;
 pub mod query;
 mod secret;
+pub mod security;
 pub mod signal;
 pub mod sketch;
 mod store;
@@ -91,8 +93,10 @@ pub use store::{
 /// Everything needed to use the store: the handle, the traits, the records and the ids.
 pub mod prelude {
     pub use crate::api::*;
+    pub use crate::dash::*;
     pub use crate::model::*;
     pub use crate::query::*;
+    pub use crate::security::*;
     pub use crate::types::*;
     pub use crate::{LatencySketch, Result, Store, StoreError, StoreOptions, Tx};
 }

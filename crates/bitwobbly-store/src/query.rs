@@ -2,11 +2,15 @@
 //! issue filters, sort orders and cursors, and the aggregates it answers with (transaction
 //! statistics, release health, cron monitors).
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::model::Issue;
-use crate::types::{CheckInStatus, IssueStatus, MonitorId, MonitorStatus, ProjectId, Timestamp};
+use crate::model::{Event, Issue};
+use crate::types::{
+    CheckInStatus, EventRowId, IssueStatus, MonitorId, MonitorStatus, ProjectId, Timestamp,
+};
 
 /// The order issues are listed in: descending by the named value, ties broken by id,
 /// descending.
@@ -19,6 +23,8 @@ pub enum IssueSort {
     FirstSeen,
     /// Most events first.
     Count,
+    /// Most distinct users first.
+    Users,
 }
 
 impl IssueSort {
@@ -28,6 +34,7 @@ impl IssueSort {
             Self::LastSeen => issue.last_seen.as_millis(),
             Self::FirstSeen => issue.first_seen.as_millis(),
             Self::Count => issue.event_count,
+            Self::Users => issue.user_count,
         }
     }
 }
@@ -203,9 +210,187 @@ pub struct CronSummary {
     pub monitor_status: Option<MonitorStatus>,
 }
 
+/// Where the next page of an issue's events starts: after the event with this timestamp and
+/// row id (events are listed newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The last listed event's timestamp.
+    pub timestamp: Timestamp,
+    /// The last listed event's row id.
+    pub id: EventRowId,
+}
+
+impl EventCursor {
+    /// The cursor after `event`.
+    pub fn after(event: &Event) -> Self {
+        Self {
+            timestamp: event.event.timestamp,
+            id: event.id,
+        }
+    }
+
+    /// The cursor as a string safe for URLs (`<millis>.<id>`).
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.timestamp.as_millis(), self.id.0)
+    }
+
+    /// Parses a string made by [`EventCursor::encode`].
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] if it is not one.
+    pub fn decode(s: &str) -> Result<Self> {
+        let c = IssueCursor::decode(s)?;
+        Ok(Self {
+            timestamp: Timestamp::from_millis(c.value),
+            id: EventRowId(c.id),
+        })
+    }
+}
+
+/// Most events [`TagCounts`] reads: the counts describe an issue's latest events, so a huge
+/// issue costs no more than this.
+pub const TAG_SAMPLE_EVENTS: u32 = 1000;
+/// Most values kept per tag key (the most frequent).
+pub const TAG_TOP_VALUES: usize = 10;
+/// Most tag keys kept.
+pub const TAG_MAX_KEYS: usize = 50;
+
+/// One value of a tag with how many of the sampled events had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagValueCount {
+    /// The value.
+    pub value: String,
+    /// Events with it.
+    pub count: u64,
+}
+
+/// One tag key of an issue with its most frequent values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagKeyCounts {
+    /// The key (`environment`, `release`, `browser`, ...).
+    pub key: String,
+    /// Sampled events that had the key.
+    pub total: u64,
+    /// Its most frequent values, most frequent first (ties by value), at most
+    /// [`TAG_TOP_VALUES`].
+    pub values: Vec<TagValueCount>,
+}
+
+/// Tag value counts over an issue's latest events (at most [`TAG_SAMPLE_EVENTS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagCounts {
+    /// Events counted.
+    pub sampled: u64,
+    /// Per key, sorted by key, at most [`TAG_MAX_KEYS`] (the most used).
+    pub keys: Vec<TagKeyCounts>,
+}
+
+impl TagCounts {
+    /// Counts the tags of some events: each event's `environment` and `release` count as tags
+    /// of those names (as Sentry shows them), then its own tags (a key sent twice counts once).
+    pub fn count<'a, I, T>(events: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut by_key: BTreeMap<&str, (u64, HashMap<&str, u64>)> = BTreeMap::new();
+        let mut sampled = 0u64;
+        for tags in events {
+            sampled += 1;
+            let mut seen: Vec<&str> = Vec::new();
+            for (k, v) in tags {
+                if seen.contains(&k) {
+                    continue;
+                }
+                seen.push(k);
+                let entry = by_key.entry(k).or_default();
+                entry.0 += 1;
+                *entry.1.entry(v).or_default() += 1;
+            }
+        }
+        let mut keys: Vec<TagKeyCounts> = by_key
+            .into_iter()
+            .map(|(key, (total, values))| {
+                let mut values: Vec<TagValueCount> = values
+                    .into_iter()
+                    .map(|(value, count)| TagValueCount {
+                        value: value.to_owned(),
+                        count,
+                    })
+                    .collect();
+                values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+                values.truncate(TAG_TOP_VALUES);
+                TagKeyCounts {
+                    key: key.to_owned(),
+                    total,
+                    values,
+                }
+            })
+            .collect();
+        if keys.len() > TAG_MAX_KEYS {
+            keys.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.key.cmp(&b.key)));
+            keys.truncate(TAG_MAX_KEYS);
+            keys.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        Self { sampled, keys }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_counts_rank_values_and_cap_keys() {
+        let events: Vec<Vec<(&str, &str)>> = vec![
+            vec![("environment", "prod"), ("browser", "Firefox")],
+            vec![
+                ("environment", "prod"),
+                ("browser", "Chrome"),
+                ("browser", "dup"),
+            ],
+            vec![("environment", "staging")],
+        ];
+        let c = TagCounts::count(events.iter().map(|e| e.iter().copied()));
+        assert_eq!(c.sampled, 3);
+        assert_eq!(c.keys.len(), 2);
+        assert_eq!(c.keys[0].key, "browser");
+        assert_eq!(c.keys[0].total, 2);
+        assert_eq!(c.keys[1].key, "environment");
+        assert_eq!(
+            c.keys[1].values[0],
+            TagValueCount {
+                value: "prod".into(),
+                count: 2
+            }
+        );
+        assert_eq!(c.keys[1].values[1].value, "staging");
+        let many: Vec<Vec<(String, String)>> = (0..100)
+            .map(|i| {
+                (0..=i % 60)
+                    .map(|k| (format!("k{k:02}"), format!("v{}", i % 20)))
+                    .collect()
+            })
+            .collect();
+        let c = TagCounts::count(
+            many.iter()
+                .map(|e| e.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        assert_eq!(c.keys.len(), TAG_MAX_KEYS);
+        assert_eq!(c.keys[0].key, "k00");
+        assert!(c.keys.iter().all(|k| k.values.len() <= TAG_TOP_VALUES));
+        assert!(c.keys.windows(2).all(|w| w[0].key < w[1].key));
+    }
+
+    #[test]
+    fn event_cursors_round_trip() {
+        let c = EventCursor {
+            timestamp: Timestamp::from_millis(1_700_000_000_123),
+            id: EventRowId(9),
+        };
+        assert_eq!(EventCursor::decode(&c.encode()).unwrap(), c);
+        assert!(EventCursor::decode("x").is_err());
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {

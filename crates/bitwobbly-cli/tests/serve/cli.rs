@@ -152,6 +152,47 @@ async fn admin_commands_create_users_and_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_creates_agent_tokens_for_locations() {
+    let db = Db::new(Backend::Sqlite).await;
+    admin_token(&db, "ann@example.com", "acme").await;
+    let make = |location: &str| {
+        vec![
+            "admin".to_owned(),
+            "create-agent-token".to_owned(),
+            "--email".to_owned(),
+            "ann@example.com".to_owned(),
+            "--location".to_owned(),
+            location.to_owned(),
+        ]
+    };
+    // The location is made when missing; a second token for it is fine.
+    for _ in 0..2 {
+        let mut list = make("eu-1");
+        list.extend(db.args());
+        let out = bitwobbly(&list, "", &[]).await;
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+        assert!(out.stdout.starts_with("bwa_"), "{out:?}");
+        assert!(out.stderr.contains("eu-1"), "{out:?}");
+    }
+    // Bad locations and unknown users name their flag.
+    for (location, email, flag) in [
+        ("has space", "ann@example.com", "--location"),
+        ("local", "ann@example.com", "--location"),
+        ("eu-1", "nobody@example.com", "--email"),
+    ] {
+        let mut list = make(location);
+        list[3] = email.to_owned();
+        list.extend(db.args());
+        let out = bitwobbly(&list, "", &[]).await;
+        assert_eq!(out.code, 2, "{location}: {out:?}");
+        assert!(out.stderr.contains(flag), "{location}: {out:?}");
+        assert!(out.stdout.is_empty(), "{location}: {out:?}");
+    }
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_and_export_round_trip_through_files() {
     let db = Db::new(Backend::Sqlite).await;
     admin_token(&db, "ops@example.com", "acme").await;

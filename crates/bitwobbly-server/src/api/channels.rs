@@ -238,9 +238,17 @@ pub async fn list(
     State(state): State<AppState>,
     access: Access<Read>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    let mut scope = state.store.workspace(access.ws());
+    Ok(Json(list_channels(&state, access.ws()).await?))
+}
+
+/// The workspace's channels as the API lists them (secrets redacted).
+pub(crate) async fn list_channels(
+    state: &AppState,
+    ws: WorkspaceId,
+) -> Result<Vec<ChannelView>, ApiError> {
+    let mut scope = state.store.workspace(ws);
     let list = scope.channels().await?;
-    Ok(Json(channel_views(&mut scope, list).await?))
+    channel_views(&mut scope, list).await
 }
 
 /// Creates a channel (member). A webhook without a `secret` gets one, shown in this answer.
@@ -259,16 +267,26 @@ pub async fn create(
     access: Access<Write>,
     ApiJson(input): ApiJson<ChannelInput>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
-    let new = validate_channel_input(&input, None)?;
+    let view = create_channel(&state, &access, &input).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Creates a channel; the view shows its secrets (a generated webhook secret is shown once).
+///
+/// # Errors
+/// 422 naming the field, 409 `key` when another channel has the key.
+pub(crate) async fn create_channel(
+    state: &AppState,
+    access: &Access<Write>,
+    input: &ChannelInput,
+) -> Result<ChannelView, ApiError> {
+    let new = validate_channel_input(input, None)?;
     let mut scope = state.store.workspace(access.ws());
     let c = scope
         .create_channel(&new, state.clock.now())
         .await
         .map_err(key_conflict)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(channel_view(&mut scope, c, true).await?),
-    ))
+    channel_view(&mut scope, c, true).await
 }
 
 /// A channel.
@@ -280,12 +298,24 @@ pub async fn get(
     access: Access<Read>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<ChannelView>, ApiError> {
-    let mut scope = state.store.workspace(access.ws());
+    Ok(Json(get_channel(&state, access.ws(), id).await?))
+}
+
+/// Channel `id` of the workspace (secrets redacted).
+///
+/// # Errors
+/// 404 for a channel of another workspace.
+pub(crate) async fn get_channel(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: i64,
+) -> Result<ChannelView, ApiError> {
+    let mut scope = state.store.workspace(ws);
     let c = scope
         .channel(ChannelId(id))
         .await?
         .or_not_found("channel")?;
-    Ok(Json(channel_view(&mut scope, c, false).await?))
+    channel_view(&mut scope, c, false).await
 }
 
 /// Replaces a channel's settings (member).
@@ -305,15 +335,56 @@ pub async fn update(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<ChannelInput>,
 ) -> Result<Json<ChannelView>, ApiError> {
+    Ok(Json(update_channel(&state, &access, id, &input).await?))
+}
+
+/// Replaces channel `id`'s settings (secrets left out or sent as [`REDACTED`] keep their
+/// value); the view redacts secrets.
+///
+/// # Errors
+/// 404 for a channel of another workspace, 422 naming the field, 409 `key`.
+pub(crate) async fn update_channel(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+    input: &ChannelInput,
+) -> Result<ChannelView, ApiError> {
     let id = ChannelId(id);
     let mut scope = state.store.workspace(access.ws());
     let old = scope.channel(id).await?.or_not_found("channel")?;
-    let new = validate_channel_input(&input, Some(&old.config))?;
+    let new = validate_channel_input(input, Some(&old.config))?;
     let c = scope
         .update_channel(id, &new, state.clock.now())
         .await
         .map_err(key_conflict)?;
-    Ok(Json(channel_view(&mut scope, c, false).await?))
+    channel_view(&mut scope, c, false).await
+}
+
+/// Turns channel `id` on or off through [`update_channel`] (every other setting kept);
+/// turning it on clears `disabled_reason`.
+///
+/// # Errors
+/// 404 for a channel of another workspace.
+pub(crate) async fn set_channel_enabled(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+    enabled: bool,
+) -> Result<ChannelView, ApiError> {
+    let c = state
+        .store
+        .workspace(access.ws())
+        .channel(ChannelId(id))
+        .await?
+        .or_not_found("channel")?;
+    let input = ChannelInput {
+        key: c.key,
+        name: c.name,
+        kind: c.kind.as_str().to_owned(),
+        config: c.config,
+        enabled: Some(enabled),
+    };
+    update_channel(state, access, id, &input).await
 }
 
 /// Deletes a channel and its pending notifications (member).
@@ -329,12 +400,25 @@ pub async fn delete(
     access: Access<Write>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
+    delete_channel(&state, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes channel `id` and its pending notifications.
+///
+/// # Errors
+/// 404 for a channel of another workspace.
+pub(crate) async fn delete_channel(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+) -> Result<(), ApiError> {
     state
         .store
         .workspace(access.ws())
         .delete_channel(ChannelId(id))
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Sends a test notification through a channel now (member), not through the outbox.
@@ -430,6 +514,18 @@ pub async fn notifications(
     access: Access<Read>,
     ApiQuery(q): ApiQuery<NotificationsQuery>,
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
+    Ok(Json(list_notifications(&state, access.ws(), &q).await?))
+}
+
+/// The workspace's notifications, newest first, filtered by `q.state`, at most `q.limit`.
+///
+/// # Errors
+/// 422 `state` or `limit`.
+pub(crate) async fn list_notifications(
+    state: &AppState,
+    ws: WorkspaceId,
+    q: &NotificationsQuery,
+) -> Result<Vec<NotificationView>, ApiError> {
     let filter = q
         .state
         .as_deref()
@@ -441,10 +537,10 @@ pub async fn notifications(
     let limit = parse_limit(q.limit.as_deref(), 100, 1000)?;
     let list = state
         .store
-        .workspace(access.ws())
+        .workspace(ws)
         .notifications(filter, limit)
         .await?;
-    Ok(Json(list.into_iter().map(NotificationView::from).collect()))
+    Ok(list.into_iter().map(NotificationView::from).collect())
 }
 
 /// Puts a dead notification back in the queue (member): due now, attempts from zero, same
@@ -462,6 +558,18 @@ pub async fn replay(
     access: Access<Write>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<NotificationView>, ApiError> {
+    Ok(Json(replay_notification(&state, &access, id).await?))
+}
+
+/// Puts dead notification `id` back in the queue: due now, attempts from zero.
+///
+/// # Errors
+/// 404 for a notification of another workspace, 409 when it is not dead.
+pub(crate) async fn replay_notification(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+) -> Result<NotificationView, ApiError> {
     let id = OutboxId(id);
     let mut scope = state.store.workspace(access.ws());
     let n = scope.notification(id).await?.or_not_found("notification")?;
@@ -473,7 +581,7 @@ pub async fn replay(
     }
     scope.replay_notification(id, state.clock.now()).await?;
     let n = scope.notification(id).await?.or_not_found("notification")?;
-    Ok(Json(n.into()))
+    Ok(n.into())
 }
 
 #[cfg(test)]

@@ -261,7 +261,11 @@ pub struct ResolveInput {
     pub message: Option<String>,
 }
 
-async fn detail(
+/// An incident of `ws` with its timeline, as the API shows it.
+///
+/// # Errors
+/// 404 when the workspace has no such incident.
+pub(crate) async fn detail(
     state: &AppState,
     ws: WorkspaceId,
     id: IncidentId,
@@ -393,19 +397,27 @@ pub async fn add_update(
     ApiPath((_, id)): IncidentPath,
     ApiJson(input): ApiJson<IncidentUpdateInput>,
 ) -> Result<(StatusCode, Json<IncidentDetail>), ApiError> {
-    let id = IncidentId(id);
+    let detail = post_update(&state, access.ws(), IncidentId(id), &input).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Posts an update on an incident of `ws` (the API and the dashboard), with its messages to
+/// the pages' subscribers in the same commit.
+///
+/// # Errors
+/// 422 on `message` or `components[i].component_id`; 404 for an unknown incident.
+pub(crate) async fn post_update(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: IncidentId,
+    input: &IncidentUpdateInput,
+) -> Result<IncidentDetail, ApiError> {
     let message = check_message(&input.message)?;
     let now = state.clock.now();
-    if state
-        .store
-        .workspace(access.ws())
-        .incident(id)
-        .await?
-        .is_none()
-    {
+    if state.store.workspace(ws).incident(id).await?.is_none() {
         return Err(ApiError::not_found("incident"));
     }
-    let components = check_components(&state, access.ws(), &input.components).await?;
+    let components = check_components(state, ws, &input.components).await?;
     let update = NewIncidentUpdate {
         status: input.status.into(),
         message,
@@ -413,10 +425,10 @@ pub async fn add_update(
     };
     // The update and its messages to the page's subscribers commit together.
     let mut tx = state.store.begin().await?;
-    tx.workspace(access.ws())
+    tx.workspace(ws)
         .post_incident_update(id, &update, now)
         .await?;
-    if let Some(incident) = tx.workspace(access.ws()).incident(id).await? {
+    if let Some(incident) = tx.workspace(ws).incident(id).await? {
         let event = if incident.status == IncidentStatus::Resolved {
             IncidentEvent::Resolved
         } else {
@@ -425,11 +437,8 @@ pub async fn add_update(
         enqueue_incident(&mut tx, &incident, event, &update.message, now).await?;
     }
     tx.commit().await?;
-    state.pages.invalidate(access.ws());
-    Ok((
-        StatusCode::CREATED,
-        Json(detail(&state, access.ws(), id).await?),
-    ))
+    state.pages.invalidate(ws);
+    detail(state, ws, id).await
 }
 
 /// Resolves an incident by hand (member).
@@ -451,14 +460,29 @@ pub async fn resolve(
     ApiPath((_, id)): IncidentPath,
     MaybeJson(input): MaybeJson<ResolveInput>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let id = IncidentId(id);
-    let message = match input.unwrap_or_default().message {
-        Some(m) => check_message(&m)?,
+    let message = input.unwrap_or_default().message;
+    let detail = resolve_incident(&state, access.ws(), IncidentId(id), message.as_deref()).await?;
+    Ok(Json(detail))
+}
+
+/// Resolves an incident of `ws` by hand (the API and the dashboard); `message` defaults to
+/// "Resolved manually.".
+///
+/// # Errors
+/// 422 on `message`; 404 for an unknown incident; 409 when it is already resolved.
+pub(crate) async fn resolve_incident(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: IncidentId,
+    message: Option<&str>,
+) -> Result<IncidentDetail, ApiError> {
+    let message = match message {
+        Some(m) => check_message(m)?,
         None => "Resolved manually.".to_owned(),
     };
     let mut tx = state.store.begin().await?;
     let incident = tx
-        .workspace(access.ws())
+        .workspace(ws)
         .incident(id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
@@ -466,13 +490,11 @@ pub async fn resolve(
         return Err(ApiError::conflict("this incident is already resolved"));
     }
     let now = state.clock.now();
-    tx.workspace(access.ws())
-        .resolve_incident(id, now, &message)
-        .await?;
+    tx.workspace(ws).resolve_incident(id, now, &message).await?;
     enqueue_incident(&mut tx, &incident, IncidentEvent::Resolved, &message, now).await?;
     tx.commit().await?;
-    state.pages.invalidate(access.ws());
-    Ok(Json(detail(&state, access.ws(), id).await?))
+    state.pages.invalidate(ws);
+    detail(state, ws, id).await
 }
 
 /// Opens a manual incident (member): shown at once on the pages of the components it
@@ -491,9 +513,23 @@ pub async fn create(
     access: Access<Write>,
     ApiJson(input): ApiJson<NewIncidentInput>,
 ) -> Result<(StatusCode, Json<IncidentDetail>), ApiError> {
+    let detail = create_incident(&state, access.ws(), &input).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Opens a manual incident in `ws` (the API and the dashboard), with its messages to the
+/// pages' subscribers in the same commit.
+///
+/// # Errors
+/// 422 on `title`, `message` or `components[i].component_id`.
+pub(crate) async fn create_incident(
+    state: &AppState,
+    ws: WorkspaceId,
+    input: &NewIncidentInput,
+) -> Result<IncidentDetail, ApiError> {
     let title = validate_name("title", &input.title)?;
     let message = check_message(&input.message)?;
-    let components = check_components(&state, access.ws(), &input.components).await?;
+    let components = check_components(state, ws, &input.components).await?;
     let new = NewIncident {
         monitor_id: None,
         kind: IncidentKind::Manual,
@@ -508,7 +544,7 @@ pub async fn create(
     };
     let mut tx = state.store.begin().await?;
     let incident = tx
-        .workspace(access.ws())
+        .workspace(ws)
         .open_incident_affecting(&new, &components)
         .await?;
     enqueue_incident(
@@ -520,11 +556,8 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    state.pages.invalidate(access.ws());
-    Ok((
-        StatusCode::CREATED,
-        Json(detail(&state, access.ws(), incident.id).await?),
-    ))
+    state.pages.invalidate(ws);
+    detail(state, ws, incident.id).await
 }
 
 /// Changes an incident's title or impact (member).
@@ -546,8 +579,22 @@ pub async fn edit(
     ApiPath((_, id)): IncidentPath,
     ApiJson(input): ApiJson<EditIncidentInput>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let id = IncidentId(id);
-    let mut scope = state.store.workspace(access.ws());
+    Ok(Json(
+        edit_incident(&state, access.ws(), IncidentId(id), &input).await?,
+    ))
+}
+
+/// Changes the title or impact of an incident of `ws` (the API and the dashboard).
+///
+/// # Errors
+/// 422 on `title`; 404 for an unknown incident.
+pub(crate) async fn edit_incident(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: IncidentId,
+    input: &EditIncidentInput,
+) -> Result<IncidentDetail, ApiError> {
+    let mut scope = state.store.workspace(ws);
     let incident = scope
         .incident(id)
         .await?
@@ -560,8 +607,8 @@ pub async fn edit(
     scope
         .edit_incident(id, &title, impact, state.clock.now())
         .await?;
-    state.pages.invalidate(access.ws());
-    Ok(Json(detail(&state, access.ws(), id).await?))
+    state.pages.invalidate(ws);
+    detail(state, ws, id).await
 }
 
 /// Publishes an automatic incident held for review (member): pages that hold automatic
@@ -581,14 +628,27 @@ pub async fn publish(
     access: Access<Write>,
     ApiPath((_, id)): IncidentPath,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let id = IncidentId(id);
+    Ok(Json(
+        publish_incident(&state, access.ws(), IncidentId(id)).await?,
+    ))
+}
+
+/// Publishes an automatic incident of `ws` held for review (the API and the dashboard).
+///
+/// # Errors
+/// 404 for an unknown incident.
+pub(crate) async fn publish_incident(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: IncidentId,
+) -> Result<IncidentDetail, ApiError> {
     state
         .store
-        .workspace(access.ws())
+        .workspace(ws)
         .publish_incident(id, state.clock.now())
         .await?;
-    state.pages.invalidate(access.ws());
-    Ok(Json(detail(&state, access.ws(), id).await?))
+    state.pages.invalidate(ws);
+    detail(state, ws, id).await
 }
 
 // === maintenance windows ===
@@ -686,7 +746,7 @@ pub fn maintenance_view(m: Maintenance, now: Timestamp) -> MaintenanceView {
 }
 
 /// Validates a maintenance window against core and the workspace's monitors and components.
-async fn validate_maintenance(
+pub(crate) async fn validate_maintenance(
     state: &AppState,
     ws: WorkspaceId,
     input: &MaintenanceInput,
@@ -802,15 +862,36 @@ pub async fn create_maintenance(
     access: Access<Write>,
     ApiJson(input): ApiJson<MaintenanceInput>,
 ) -> Result<(StatusCode, Json<MaintenanceView>), ApiError> {
-    let new = validate_maintenance(&state, access.ws(), &input).await?;
+    let view = save_maintenance(&state, access.ws(), None, &input).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Validates and saves a maintenance window of `ws` (the API and the dashboard): a new one
+/// (`id` `None`) or over window `id`.
+///
+/// # Errors
+/// 422 naming the field (`title`, `ends_at`, `recurrence.cron`, `monitor_ids[i]`, ...); 404
+/// when `id` is not a window of `ws`.
+pub(crate) async fn save_maintenance(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: Option<MaintenanceId>,
+    input: &MaintenanceInput,
+) -> Result<MaintenanceView, ApiError> {
+    if let Some(id) = id
+        && state.store.workspace(ws).maintenance(id).await?.is_none()
+    {
+        return Err(ApiError::not_found("maintenance window"));
+    }
+    let new = validate_maintenance(state, ws, input).await?;
     let now = state.clock.now();
-    let m = state
-        .store
-        .workspace(access.ws())
-        .create_maintenance(&new, now)
-        .await?;
-    state.pages.invalidate(access.ws());
-    Ok((StatusCode::CREATED, Json(maintenance_view(m, now))))
+    let mut scope = state.store.workspace(ws);
+    let m = match id {
+        None => scope.create_maintenance(&new, now).await?,
+        Some(id) => scope.update_maintenance(id, &new).await?,
+    };
+    state.pages.invalidate(ws);
+    Ok(maintenance_view(m, now))
 }
 
 /// A maintenance window.
@@ -853,24 +934,8 @@ pub async fn update_maintenance(
     ApiPath((_, id)): MaintenancePath,
     ApiJson(input): ApiJson<MaintenanceInput>,
 ) -> Result<Json<MaintenanceView>, ApiError> {
-    let id = MaintenanceId(id);
-    if state
-        .store
-        .workspace(access.ws())
-        .maintenance(id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("maintenance window"));
-    }
-    let new = validate_maintenance(&state, access.ws(), &input).await?;
-    let m = state
-        .store
-        .workspace(access.ws())
-        .update_maintenance(id, &new)
-        .await?;
-    state.pages.invalidate(access.ws());
-    Ok(Json(maintenance_view(m, state.clock.now())))
+    let view = save_maintenance(&state, access.ws(), Some(MaintenanceId(id)), &input).await?;
+    Ok(Json(view))
 }
 
 /// Deletes a maintenance window (member).
@@ -889,11 +954,20 @@ pub async fn delete_maintenance(
     access: Access<Write>,
     ApiPath((_, id)): MaintenancePath,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .workspace(access.ws())
-        .delete_maintenance(MaintenanceId(id))
-        .await?;
-    state.pages.invalidate(access.ws());
+    delete_maintenance_window(&state, access.ws(), MaintenanceId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a maintenance window of `ws` (the API and the dashboard).
+///
+/// # Errors
+/// 404 for an unknown window.
+pub(crate) async fn delete_maintenance_window(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MaintenanceId,
+) -> Result<(), ApiError> {
+    state.store.workspace(ws).delete_maintenance(id).await?;
+    state.pages.invalidate(ws);
+    Ok(())
 }

@@ -195,7 +195,7 @@ pub struct IssuesQuery {
     pub release: Option<String>,
     /// Text in the title or culprit (case-insensitive).
     pub query: Option<String>,
-    /// `last_seen` (default), `first_seen` or `count`; always descending.
+    /// `last_seen` (default), `first_seen`, `count` or `users`; always descending.
     pub sort: Option<String>,
     /// Page size, 1 to 500 (default 50).
     pub limit: Option<String>,
@@ -248,10 +248,11 @@ pub fn issue_filter(project: ProjectId, q: &IssuesQuery) -> Result<IssueFilter, 
         None | Some("last_seen") => IssueSort::LastSeen,
         Some("first_seen") => IssueSort::FirstSeen,
         Some("count") => IssueSort::Count,
+        Some("users") => IssueSort::Users,
         Some(_) => {
             return Err(ApiError::invalid(
                 "sort",
-                "must be `last_seen`, `first_seen` or `count`",
+                "must be `last_seen`, `first_seen`, `count` or `users`",
             ));
         }
     };
@@ -305,13 +306,26 @@ pub async fn list(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<IssuesQuery>,
 ) -> Result<Json<IssuesPage>, ApiError> {
+    Ok(Json(list_issues(&state, &access, id, &q).await?))
+}
+
+/// A page of the project `id`'s issues matching `q`.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 naming the query parameter at fault.
+pub(crate) async fn list_issues(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+    q: &IssuesQuery,
+) -> Result<IssuesPage, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
-    let page = scope.search_issues(&issue_filter(p.id, &q)?).await?;
-    Ok(Json(IssuesPage {
+    let page = scope.search_issues(&issue_filter(p.id, q)?).await?;
+    Ok(IssuesPage {
         items: page.items.into_iter().map(IssueView::from).collect(),
         next_cursor: page.next.map(|c| c.encode()),
-    }))
+    })
 }
 
 /// An issue with its latest events.
@@ -330,23 +344,72 @@ pub async fn get(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<IssueDetailView>, ApiError> {
     let limit = parse_limit(q.limit.as_deref(), 10, 100)?;
+    let (detail, _) = issue_events(&state, &access, &path, None, limit).await?;
+    Ok(Json(detail))
+}
+
+/// An issue with a page of its events (newest first, after `cursor` from a previous page) and
+/// the cursor of the next page, if there may be one.
+///
+/// # Errors
+/// 404 for an issue that is not the project's; 422 on `cursor`.
+pub(crate) async fn issue_events(
+    state: &AppState,
+    access: &Access<Read>,
+    path: &IssuePath,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<(IssueDetailView, Option<String>), ApiError> {
+    let after = cursor
+        .map(EventCursor::decode)
+        .transpose()
+        .map_err(|_| ApiError::invalid("cursor", "not a cursor from a previous page"))?;
     let mut scope = state.store.workspace(access.ws());
     let issue = scope
         .project_issue(ProjectId(path.id), IssueId(path.issue_id))
         .await?
         .or_not_found("issue")?;
-    let events = scope.events_for_issue(issue.id, limit).await?;
-    Ok(Json(IssueDetailView {
-        issue: issue.into(),
-        events: events.into_iter().map(EventSummaryView::from).collect(),
-    }))
+    let mut events = scope
+        .issue_events_page(issue.id, after, limit.saturating_add(1))
+        .await?;
+    let next = (events.len() > limit as usize)
+        .then(|| {
+            events.truncate(limit as usize);
+            events.last().map(|e| EventCursor::after(e).encode())
+        })
+        .flatten();
+    Ok((
+        IssueDetailView {
+            issue: issue.into(),
+            events: events.into_iter().map(EventSummaryView::from).collect(),
+        },
+        next,
+    ))
+}
+
+/// Tag value counts of an issue of the project (over its latest events, see
+/// [`TagCounts`]).
+///
+/// # Errors
+/// 404 for an issue that is not the project's.
+pub(crate) async fn issue_tags(
+    state: &AppState,
+    access: &Access<Read>,
+    path: &IssuePath,
+) -> Result<TagCounts, ApiError> {
+    let mut scope = state.store.workspace(access.ws());
+    let issue = scope
+        .project_issue(ProjectId(path.id), IssueId(path.issue_id))
+        .await?
+        .or_not_found("issue")?;
+    Ok(scope.issue_tag_counts(issue.id).await?)
 }
 
 /// Sets the status of issues of a project; 422 naming `ids[i]` for one that is not the
 /// project's (nothing changes then).
-async fn set_status(
+pub(crate) async fn set_status(
     state: &AppState,
-    ws: WorkspaceId,
+    access: &Access<Write>,
     project: i64,
     ids: &[i64],
     status: IssueStatus,
@@ -354,7 +417,7 @@ async fn set_status(
     if ids.is_empty() || ids.len() > 1000 {
         return Err(ApiError::invalid("ids", "must list 1 to 1000 issue ids"));
     }
-    let mut scope = state.store.workspace(ws);
+    let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, project).await?;
     let mut wanted: Vec<IssueId> = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
@@ -375,13 +438,13 @@ async fn set_status(
 }
 
 /// Sets one issue's status (the path's issue).
-async fn set_one(
+pub(crate) async fn set_one(
     state: &AppState,
-    ws: WorkspaceId,
+    access: &Access<Write>,
     path: &IssuePath,
     status: IssueStatus,
-) -> Result<Json<IssueView>, ApiError> {
-    let mut scope = state.store.workspace(ws);
+) -> Result<IssueView, ApiError> {
+    let mut scope = state.store.workspace(access.ws());
     let issue = scope
         .project_issue(ProjectId(path.id), IssueId(path.issue_id))
         .await?
@@ -390,7 +453,7 @@ async fn set_one(
         .set_issues_status(issue.project_id, &[issue.id], status, state.clock.now())
         .await?;
     done.pop()
-        .map(|i| Json(i.into()))
+        .map(IssueView::from)
         .ok_or_else(|| ApiError::not_found("issue"))
 }
 
@@ -408,7 +471,9 @@ pub async fn resolve(
     access: Access<Write>,
     ApiPath(path): ApiPath<IssuePath>,
 ) -> Result<Json<IssueView>, ApiError> {
-    set_one(&state, access.ws(), &path, IssueStatus::Resolved).await
+    set_one(&state, &access, &path, IssueStatus::Resolved)
+        .await
+        .map(Json)
 }
 
 /// Ignores an issue (member): it stays muted while its events keep being counted.
@@ -425,7 +490,9 @@ pub async fn ignore(
     access: Access<Write>,
     ApiPath(path): ApiPath<IssuePath>,
 ) -> Result<Json<IssueView>, ApiError> {
-    set_one(&state, access.ws(), &path, IssueStatus::Ignored).await
+    set_one(&state, &access, &path, IssueStatus::Ignored)
+        .await
+        .map(Json)
 }
 
 /// Reopens a resolved or ignored issue (member).
@@ -442,7 +509,9 @@ pub async fn unresolve(
     access: Access<Write>,
     ApiPath(path): ApiPath<IssuePath>,
 ) -> Result<Json<IssueView>, ApiError> {
-    set_one(&state, access.ws(), &path, IssueStatus::Unresolved).await
+    set_one(&state, &access, &path, IssueStatus::Unresolved)
+        .await
+        .map(Json)
 }
 
 /// Resolves several issues of a project at once (member), all or none.
@@ -462,7 +531,7 @@ pub async fn bulk_resolve(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<BulkInput>,
 ) -> Result<Json<BulkView>, ApiError> {
-    let issues = set_status(&state, access.ws(), id, &input.ids, IssueStatus::Resolved).await?;
+    let issues = set_status(&state, &access, id, &input.ids, IssueStatus::Resolved).await?;
     Ok(Json(BulkView { issues }))
 }
 
@@ -483,7 +552,7 @@ pub async fn bulk_ignore(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<BulkInput>,
 ) -> Result<Json<BulkView>, ApiError> {
-    let issues = set_status(&state, access.ws(), id, &input.ids, IssueStatus::Ignored).await?;
+    let issues = set_status(&state, &access, id, &input.ids, IssueStatus::Ignored).await?;
     Ok(Json(BulkView { issues }))
 }
 
@@ -504,7 +573,7 @@ pub async fn bulk_unresolve(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<BulkInput>,
 ) -> Result<Json<BulkView>, ApiError> {
-    let issues = set_status(&state, access.ws(), id, &input.ids, IssueStatus::Unresolved).await?;
+    let issues = set_status(&state, &access, id, &input.ids, IssueStatus::Unresolved).await?;
     Ok(Json(BulkView { issues }))
 }
 
@@ -525,6 +594,69 @@ pub struct FrameView {
     pub lineno: Option<u64>,
     /// Whether it is application code.
     pub in_app: bool,
+    /// The source around the line, when the SDK sent it (at most
+    /// [`MAX_CONTEXT_LINES`] before and after).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextLineView>,
+}
+
+/// One line of source around a frame's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContextLineView {
+    /// Its line number, when the frame has one.
+    pub lineno: Option<u64>,
+    /// The text (at most [`MAX_CONTEXT_LINE_CHARS`] characters).
+    pub line: String,
+    /// Whether it is the frame's own line.
+    pub current: bool,
+}
+
+/// Most context lines kept on each side of a frame's line.
+pub const MAX_CONTEXT_LINES: usize = 5;
+/// Most characters kept of one context line.
+pub const MAX_CONTEXT_LINE_CHARS: usize = 300;
+
+/// The context lines of a raw frame (`pre_context`, `context_line`, `post_context`).
+fn context_lines(frame: Option<&Value>, lineno: Option<u64>) -> Vec<ContextLineView> {
+    let Some(frame) = frame else {
+        return Vec::new();
+    };
+    let Some(current) = frame.get("context_line").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let lines = |key: &str| -> Vec<&str> {
+        frame
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|l| l.as_str().unwrap_or("")).collect())
+            .unwrap_or_default()
+    };
+    let line = |text: &str, n: Option<u64>, current: bool| ContextLineView {
+        lineno: n,
+        line: text.chars().take(MAX_CONTEXT_LINE_CHARS).collect(),
+        current,
+    };
+    let pre = lines("pre_context");
+    let pre = &pre[pre.len().saturating_sub(MAX_CONTEXT_LINES)..];
+    let post = lines("post_context");
+    let mut out = Vec::with_capacity(pre.len() + 1 + post.len().min(MAX_CONTEXT_LINES));
+    for (i, text) in pre.iter().enumerate() {
+        let back = (pre.len() - i) as u64;
+        out.push(line(
+            text,
+            lineno.and_then(|n| n.checked_sub(back)).filter(|n| *n > 0),
+            false,
+        ));
+    }
+    out.push(line(current, lineno, true));
+    for (i, text) in post.iter().take(MAX_CONTEXT_LINES).enumerate() {
+        out.push(line(
+            text,
+            lineno.map(|n| n.saturating_add(i as u64 + 1)),
+            false,
+        ));
+    }
+    out
 }
 
 /// One exception of a chain.
@@ -680,25 +812,39 @@ pub fn payload_view(payload: &[u8]) -> Option<PayloadView> {
         return None;
     }
     let info = EventInfo::from_json(payload).ok();
+    // EventInfo keeps the exceptions and frames in the payload's order, so the raw ones (for
+    // the context lines it does not read) are found by index.
+    let raw_exceptions = values_of(doc.get("exception"));
+    let raw_frame = |e: usize, f: usize| {
+        raw_exceptions
+            .get(e)?
+            .get("stacktrace")?
+            .get("frames")?
+            .as_array()?
+            .get(f)
+    };
     let exceptions = info
         .as_ref()
         .map(|i| {
             i.exceptions
                 .iter()
-                .map(|e| ExceptionView {
+                .enumerate()
+                .map(|(ei, e)| ExceptionView {
                     ty: e.ty.as_deref().map(str::to_owned),
                     value: e.value.as_deref().map(str::to_owned),
                     module: e.module.as_deref().map(str::to_owned),
                     frames: e
                         .frames
                         .iter()
-                        .map(|f| FrameView {
+                        .enumerate()
+                        .map(|(fi, f)| FrameView {
                             function: f.function.as_deref().map(str::to_owned),
                             module: f.module.as_deref().map(str::to_owned),
                             filename: f.filename.as_deref().map(str::to_owned),
                             abs_path: f.abs_path.as_deref().map(str::to_owned),
                             lineno: f.lineno,
                             in_app: f.in_app == Some(true),
+                            context: context_lines(raw_frame(ei, fi), f.lineno),
                         })
                         .collect(),
                 })
@@ -819,21 +965,33 @@ pub async fn event(
     access: Access<Read>,
     ApiPath(path): ApiPath<EventPath>,
 ) -> Result<Json<EventDetailView>, ApiError> {
+    Ok(Json(event_detail(&state, &access, &path).await?))
+}
+
+/// An event of the project in full (the API's and the dashboard's event page).
+///
+/// # Errors
+/// 404 for an event that is not the project's.
+pub(crate) async fn event_detail(
+    state: &AppState,
+    access: &Access<Read>,
+    path: &EventPath,
+) -> Result<EventDetailView, ApiError> {
     let mut scope = state.store.workspace(access.ws());
-    let e = find_event(&mut scope, &path).await?;
+    let e = find_event(&mut scope, path).await?;
     let attachments = scope
         .attachments(e.event.project_id, &e.event.event_id)
         .await?;
     let feedback = scope
         .feedback(e.event.project_id, Some(&e.event.event_id), 100)
         .await?;
-    let payload = event_payload(&state, access.ws(), &e).await?;
-    Ok(Json(EventDetailView {
+    let payload = event_payload(state, access.ws(), &e).await?;
+    Ok(EventDetailView {
         feedback: feedback.into_iter().map(FeedbackView::from).collect(),
         payload: payload.as_deref().and_then(payload_view),
         attachments: attachments.into_iter().map(AttachmentView::from).collect(),
         event: e.into(),
-    }))
+    })
 }
 
 /// An event's payload exactly as the SDK sent it (JSON).
@@ -966,10 +1124,24 @@ pub async fn attachment(
     access: Access<Read>,
     ApiPath(path): ApiPath<AttachmentPath>,
 ) -> Result<Response, ApiError> {
+    attachment_download(&state, &access, path.id, path.attachment_id).await
+}
+
+/// An attachment of the project as a safe download (sandboxed, not sniffed, saved under a
+/// cleaned name).
+///
+/// # Errors
+/// 404 for an attachment that is not the project's or whose bytes are gone.
+pub(crate) async fn attachment_download(
+    state: &AppState,
+    access: &Access<Read>,
+    project: i64,
+    attachment_id: i64,
+) -> Result<Response, ApiError> {
     let mut scope = state.store.workspace(access.ws());
-    let p = project_of(&mut scope, path.id).await?;
+    let p = project_of(&mut scope, project).await?;
     let a = scope
-        .attachment(p.id, AttachmentId(path.attachment_id))
+        .attachment(p.id, AttachmentId(attachment_id))
         .await?
         .or_not_found("attachment")?;
     let bytes = match state.blobs.get(&a.attachment.blob_key).await {
@@ -1047,6 +1219,42 @@ mod tests {
                 .unwrap();
         assert_eq!(v.breadcrumbs.len(), 200);
         assert_eq!(v.breadcrumbs[199].message.as_deref(), Some("m999"));
+    }
+
+    #[test]
+    fn context_lines_are_numbered_and_capped() {
+        let frame = serde_json::json!({
+            "pre_context": ["a", "b", "c", "d", "e", "f", "g"],
+            "context_line": "    raise ValueError()",
+            "post_context": ["x", 5, "z"],
+        });
+        let lines = context_lines(Some(&frame), Some(10));
+        assert_eq!(lines.len(), MAX_CONTEXT_LINES + 1 + 3);
+        assert_eq!(lines[0].lineno, Some(5));
+        assert_eq!(lines[0].line, "c");
+        let current: Vec<_> = lines.iter().filter(|l| l.current).collect();
+        assert_eq!(current.len(), 1);
+        assert_eq!(current[0].lineno, Some(10));
+        assert_eq!(
+            lines[MAX_CONTEXT_LINES + 2].line,
+            "",
+            "a non-string line is blank"
+        );
+        assert_eq!(lines.last().unwrap().lineno, Some(13));
+        // Without a line number, with a huge line, or without a context line.
+        let long = "y".repeat(10_000);
+        let frame = serde_json::json!({"pre_context": ["p"], "context_line": long});
+        let lines = context_lines(Some(&frame), None);
+        assert_eq!(lines[1].line.chars().count(), MAX_CONTEXT_LINE_CHARS);
+        assert!(lines.iter().all(|l| l.lineno.is_none()));
+        assert!(
+            context_lines(Some(&serde_json::json!({"pre_context": ["p"]})), Some(1)).is_empty()
+        );
+        assert!(context_lines(Some(&serde_json::json!({"context_line": 3})), Some(1)).is_empty());
+        assert!(context_lines(None, Some(1)).is_empty());
+        // Line 1 has no line before it.
+        let frame = serde_json::json!({"pre_context": ["p"], "context_line": "c"});
+        assert_eq!(context_lines(Some(&frame), Some(1))[0].lineno, None);
     }
 
     #[test]

@@ -26,10 +26,12 @@ use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub mod agents;
 pub mod channels;
 pub mod extract;
 pub mod incidents;
 pub mod issues;
+pub mod locations;
 pub mod monitors;
 pub mod pages;
 pub mod projects;
@@ -123,6 +125,17 @@ api_routes! {
     get "/workspaces/{workspace}/tokens" => workspaces::list_tokens;
     post "/workspaces/{workspace}/tokens" => workspaces::create_token;
     delete "/workspaces/{workspace}/tokens/{id}" => workspaces::revoke_token;
+
+    get "/workspaces/{workspace}/locations" => locations::list;
+    post "/workspaces/{workspace}/locations" => locations::create;
+    delete "/workspaces/{workspace}/locations/{name}" => locations::delete;
+    get "/workspaces/{workspace}/locations/{name}/tokens" => locations::list_tokens;
+    post "/workspaces/{workspace}/locations/{name}/tokens" => locations::create_token;
+    delete "/workspaces/{workspace}/locations/{name}/tokens/{id}" => locations::revoke_token;
+
+    post "/agent/hello" => agents::hello;
+    get "/agent/assignments" => agents::assignments;
+    post "/agent/results" => agents::results;
 
     get "/workspaces/{workspace}/monitors" => monitors::list;
     post "/workspaces/{workspace}/monitors" => monitors::create;
@@ -278,6 +291,9 @@ impl Modify for Security {
         workspaces::list_members, workspaces::add_member, workspaces::update_member,
         workspaces::remove_member,
         workspaces::list_tokens, workspaces::create_token, workspaces::revoke_token,
+        locations::list, locations::create, locations::delete, locations::list_tokens,
+        locations::create_token, locations::revoke_token,
+        agents::hello, agents::assignments, agents::results,
         monitors::list, monitors::create, monitors::validate, monitors::get, monitors::update,
         monitors::delete, monitors::pause, monitors::resume, monitors::check,
         monitors::channels, monitors::set_channels, monitors::results, monitors::stats,

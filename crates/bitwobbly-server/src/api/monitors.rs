@@ -70,9 +70,16 @@ pub struct MonitorInput {
     /// Whether it starts paused (default false).
     #[serde(default)]
     pub paused: Option<bool>,
-    /// Locations (agent regions) that run it; empty means this server.
+    /// Locations (agent regions) that run it; empty means this server (`local`). Each must
+    /// be `local` or a location of the workspace.
     #[serde(default)]
     pub locations: Option<Vec<String>>,
+    /// How the locations' views combine: `{"share": "majority"}` (the default) or
+    /// `{"share": {"percent": 50}}`, and `stale_after` (default `5m`): a location whose
+    /// latest result or contact is older is left out.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub quorum: Option<Value>,
 }
 
 fn spec_error(e: bitwobbly_core::SpecError, within: &str) -> ApiError {
@@ -324,15 +331,17 @@ pub fn validate_monitor_fields(
         .map(|l| l.trim().to_owned())
         .collect();
     for (i, l) in locations.iter().enumerate() {
-        if l.is_empty() || l.len() > 64 {
-            errors.push(ApiError::invalid(
-                format!("locations[{i}]"),
-                "must be 1 to 64 characters",
-            ));
+        if let Err(e) = super::locations::validate_location_name(&format!("locations[{i}]"), l) {
+            errors.push(e);
         }
     }
-    match (name, spec, schedule, thresholds) {
-        (Some(name), Some(spec), Some(schedule), Some(thresholds)) if errors.is_empty() => {
+    let quorum = super::locations::parse_quorum(input.quorum.as_ref())
+        .map_err(|e| errors.push(e))
+        .ok();
+    match (name, spec, schedule, thresholds, quorum) {
+        (Some(name), Some(spec), Some(schedule), Some(thresholds), Some(quorum))
+            if errors.is_empty() =>
+        {
             Ok(NewMonitor {
                 key: input.key.clone(),
                 name,
@@ -342,6 +351,7 @@ pub fn validate_monitor_fields(
                 parent_id: input.parent_id.map(MonitorId),
                 paused: input.paused.unwrap_or(false),
                 locations,
+                quorum,
             })
         }
         _ => Err(errors),
@@ -439,6 +449,9 @@ pub struct MonitorView {
     pub paused: bool,
     /// Locations that run it.
     pub locations: Vec<String>,
+    /// How the locations' views combine (`share`, `stale_after`).
+    #[schema(value_type = Object)]
+    pub quorum: Value,
     /// For heartbeats: the URL to ping (`<public_url>/ping/<token>`; add `/start`, `/fail`
     /// or `/<exit status>`).
     pub ping_url: Option<String>,
@@ -484,6 +497,7 @@ pub fn monitor_view(config: &Config, m: Monitor, state: Option<MonitorState>) ->
         parent_id: m.parent_id.map(|p| p.0),
         paused: m.paused,
         locations: m.locations,
+        quorum: serde_json::to_value(m.quorum).unwrap_or(Value::Null),
         ping_url: m
             .ping_token
             .filter(|_| heartbeat)
@@ -495,7 +509,11 @@ pub fn monitor_view(config: &Config, m: Monitor, state: Option<MonitorState>) ->
     }
 }
 
-async fn load_view(
+/// A monitor of `ws` with its state, as the API shows it.
+///
+/// # Errors
+/// 404 when the workspace has no such monitor.
+pub(crate) async fn load_view(
     state: &AppState,
     ws: WorkspaceId,
     id: MonitorId,
@@ -568,14 +586,42 @@ pub async fn create(
     ApiJson(input): ApiJson<MonitorInput>,
 ) -> Result<(StatusCode, Json<MonitorView>), ApiError> {
     let new = validate_monitor(&input, &state.config)?;
-    let mut scope = state.store.workspace(access.ws());
-    check_parent(&mut scope, None, new.parent_id).await?;
-    let m = scope
-        .create_monitor(&new, state.clock.now())
-        .await
-        .map_err(key_conflict)?;
-    let view = load_view(&state, access.ws(), m.id).await?;
+    let view = save_monitor(&state, access.ws(), None, &new).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Saves a validated monitor of `ws` (the API and the dashboard): a new one (`id` `None`)
+/// or over monitor `id`, after the checks that need the database (parent, locations; a
+/// taken key is a 409 on field `key`).
+///
+/// # Errors
+/// 422 on `parent_id` or `locations`, 409 on `key`, 404 when `id` is not a monitor of `ws`.
+pub(crate) async fn save_monitor(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: Option<MonitorId>,
+    new: &NewMonitor,
+) -> Result<MonitorView, ApiError> {
+    let mut scope = state.store.workspace(ws);
+    check_parent(&mut scope, id, new.parent_id).await?;
+    super::locations::check_locations(&mut scope, &new.locations).await?;
+    let id = match id {
+        None => {
+            scope
+                .create_monitor(new, state.clock.now())
+                .await
+                .map_err(key_conflict)?
+                .id
+        }
+        Some(id) => {
+            scope
+                .update_monitor(id, new, state.clock.now())
+                .await
+                .map_err(key_conflict)?;
+            id
+        }
+    };
+    load_view(state, ws, id).await
 }
 
 /// The outcome of validating a monitor.
@@ -607,7 +653,11 @@ pub async fn validate(
         Ok(input) => match validate_monitor_fields(&input, &state.config) {
             Ok(new) => {
                 let mut scope = state.store.workspace(access.ws());
-                match check_parent(&mut scope, None, new.parent_id).await {
+                let checked = match check_parent(&mut scope, None, new.parent_id).await {
+                    Ok(()) => super::locations::check_locations(&mut scope, &new.locations).await,
+                    Err(e) => Err(e),
+                };
+                match checked {
                     Ok(()) => Vec::new(),
                     Err(e) => vec![e],
                 }
@@ -654,12 +704,9 @@ pub async fn update(
     let mut scope = state.store.workspace(access.ws());
     scope.monitor(id).await?.or_not_found("monitor")?;
     let new = validate_monitor(&input, &state.config)?;
-    check_parent(&mut scope, Some(id), new.parent_id).await?;
-    scope
-        .update_monitor(id, &new, state.clock.now())
-        .await
-        .map_err(key_conflict)?;
-    Ok(Json(load_view(&state, access.ws(), id).await?))
+    Ok(Json(
+        save_monitor(&state, access.ws(), Some(id), &new).await?,
+    ))
 }
 
 /// Deletes a monitor with its results (member).
@@ -675,17 +722,29 @@ pub async fn delete(
     access: Access<Write>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = MonitorId(id);
-    state
-        .store
-        .workspace(access.ws())
-        .delete_monitor(id)
-        .await?;
-    state.metrics.forget_monitor(access.ws(), id);
+    delete_monitor(&state, access.ws(), MonitorId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_paused(
+/// Deletes a monitor of `ws` with its results, and forgets its metrics.
+///
+/// # Errors
+/// 404 when the workspace has no such monitor.
+pub(crate) async fn delete_monitor(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MonitorId,
+) -> Result<(), ApiError> {
+    state.store.workspace(ws).delete_monitor(id).await?;
+    state.metrics.forget_monitor(ws, id);
+    Ok(())
+}
+
+/// Pauses or resumes a monitor of `ws`; answers it as the API shows it.
+///
+/// # Errors
+/// 404 when the workspace has no such monitor.
+pub(crate) async fn set_paused(
     state: &AppState,
     ws: WorkspaceId,
     id: i64,
@@ -793,11 +852,25 @@ pub async fn set_channels(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<MonitorChannelsInput>,
 ) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    let id = MonitorId(id);
-    let mut scope = state.store.workspace(access.ws());
+    let list = replace_channels(&state, access.ws(), MonitorId(id), &input.channel_ids).await?;
+    Ok(Json(list))
+}
+
+/// Replaces the channels linked to a monitor of `ws` (the API and the dashboard); answers
+/// the linked channels.
+///
+/// # Errors
+/// 404 for an unknown monitor; 422 on `channel_ids[i]` for a channel not in `ws`.
+pub(crate) async fn replace_channels(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MonitorId,
+    channel_ids: &[i64],
+) -> Result<Vec<ChannelView>, ApiError> {
+    let mut scope = state.store.workspace(ws);
     scope.monitor(id).await?.or_not_found("monitor")?;
-    let mut ids = Vec::with_capacity(input.channel_ids.len());
-    for (i, c) in input.channel_ids.iter().enumerate() {
+    let mut ids = Vec::with_capacity(channel_ids.len());
+    for (i, c) in channel_ids.iter().enumerate() {
         if scope.channel(ChannelId(*c)).await?.is_none() {
             return Err(ApiError::invalid(
                 format!("channel_ids[{i}]"),
@@ -810,7 +883,7 @@ pub async fn set_channels(
     }
     scope.set_monitor_channels(id, &ids).await?;
     let list = scope.channels_for_monitor(id).await?;
-    Ok(Json(channel_views(&mut scope, list).await?))
+    channel_views(&mut scope, list).await
 }
 
 /// A monitor's incidents, newest first.
@@ -1170,9 +1243,22 @@ pub async fn stats(
     access: Access<Read>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<StatsView>, ApiError> {
-    let id = MonitorId(id);
+    Ok(Json(
+        monitor_stats(&state, access.ws(), MonitorId(id)).await?,
+    ))
+}
+
+/// A monitor's statistics over [`STAT_WINDOWS`] (the API and the dashboard).
+///
+/// # Errors
+/// 404 when the workspace has no such monitor.
+pub(crate) async fn monitor_stats(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: MonitorId,
+) -> Result<StatsView, ApiError> {
     let now = state.clock.now();
-    let mut scope = state.store.workspace(access.ws());
+    let mut scope = state.store.workspace(ws);
     scope.monitor(id).await?.or_not_found("monitor")?;
     let longest = STAT_WINDOWS[STAT_WINDOWS.len() - 1].1;
     let start = now.minus(longest).floor_hour();
@@ -1203,11 +1289,11 @@ pub async fn stats(
             _ => break,
         }
     }
-    Ok(Json(StatsView {
+    Ok(StatsView {
         monitor_id: id.0,
         windows: window_stats(now, &rollups, &raw, edge),
         source: "hourly rollups, plus raw results after the last rolled-up hour".to_owned(),
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -1224,6 +1310,7 @@ mod tests {
             parent_id: None,
             paused: None,
             locations: None,
+            quorum: None,
         }
     }
 

@@ -446,7 +446,11 @@ async fn page_conflict(
 }
 
 /// The page with this id in the caller's workspace, or 404.
-async fn find_page(state: &AppState, ws: WorkspaceId, id: i64) -> Result<StatusPage, ApiError> {
+pub(crate) async fn find_page(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: i64,
+) -> Result<StatusPage, ApiError> {
     state
         .store
         .workspace(ws)
@@ -456,7 +460,10 @@ async fn find_page(state: &AppState, ws: WorkspaceId, id: i64) -> Result<StatusP
 }
 
 /// The page's detail view.
-async fn page_detail(state: &AppState, page: StatusPage) -> Result<PageDetail, ApiError> {
+pub(crate) async fn page_detail(
+    state: &AppState,
+    page: StatusPage,
+) -> Result<PageDetail, ApiError> {
     let mut scope = state.store.workspace(page.workspace_id);
     let groups = scope.component_groups(page.id).await?;
     let components = scope.components(page.id).await?;
@@ -489,8 +496,16 @@ pub async fn list(
     State(state): State<AppState>,
     access: Access<Read>,
 ) -> Result<Json<Vec<PageView>>, ApiError> {
-    let pages = state.store.workspace(access.ws()).status_pages().await?;
-    Ok(Json(pages.into_iter().map(Into::into).collect()))
+    Ok(Json(list_pages(&state, access.ws()).await?))
+}
+
+/// The workspace's status pages (what `GET .../pages` answers).
+pub(crate) async fn list_pages(
+    state: &AppState,
+    ws: WorkspaceId,
+) -> Result<Vec<PageView>, ApiError> {
+    let pages = state.store.workspace(ws).status_pages().await?;
+    Ok(pages.into_iter().map(Into::into).collect())
 }
 
 /// Creates a status page (member).
@@ -509,7 +524,20 @@ pub async fn create(
     access: Access<Write>,
     ApiJson(input): ApiJson<PageInput>,
 ) -> Result<(StatusCode, Json<PageDetail>), ApiError> {
-    let new = validate_page(&input)?;
+    let detail = create_page(&state, &access, &input).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// Creates a status page from `input` and drops the workspace's cached public pages.
+///
+/// # Errors
+/// 422 naming the field, 409 for a taken slug or domain.
+pub(crate) async fn create_page(
+    state: &AppState,
+    access: &Access<Write>,
+    input: &PageInput,
+) -> Result<PageDetail, ApiError> {
+    let new = validate_page(input)?;
     let page = state
         .store
         .workspace(access.ws())
@@ -517,10 +545,10 @@ pub async fn create(
         .await;
     let page = match page {
         Ok(p) => p,
-        Err(e) => return Err(page_conflict(&state, e, None, &new).await),
+        Err(e) => return Err(page_conflict(state, e, None, &new).await),
     };
     state.pages.invalidate(access.ws());
-    Ok((StatusCode::CREATED, Json(page_detail(&state, page).await?)))
+    page_detail(state, page).await
 }
 
 /// A status page with its groups and components.
@@ -559,7 +587,21 @@ pub async fn update(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<PageInput>,
 ) -> Result<Json<PageDetail>, ApiError> {
-    let new = validate_page(&input)?;
+    Ok(Json(update_page(&state, &access, id, &input).await?))
+}
+
+/// Replaces page `id`'s settings and domains (not its password) and drops the workspace's
+/// cached public pages.
+///
+/// # Errors
+/// 404 for a page of another workspace, 422 naming the field, 409 for a taken slug or domain.
+pub(crate) async fn update_page(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+    input: &PageInput,
+) -> Result<PageDetail, ApiError> {
+    let new = validate_page(input)?;
     let page = state
         .store
         .workspace(access.ws())
@@ -567,10 +609,10 @@ pub async fn update(
         .await;
     let page = match page {
         Ok(p) => p,
-        Err(e) => return Err(page_conflict(&state, e, Some(StatusPageId(id)), &new).await),
+        Err(e) => return Err(page_conflict(state, e, Some(StatusPageId(id)), &new).await),
     };
     state.pages.invalidate(access.ws());
-    Ok(Json(page_detail(&state, page).await?))
+    page_detail(state, page).await
 }
 
 /// Deletes a status page with its groups, components and subscribers (member).
@@ -589,13 +631,27 @@ pub async fn delete(
     access: Access<Write>,
     ApiPath((_, id)): PagePath,
 ) -> Result<StatusCode, ApiError> {
+    delete_page(&state, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes page `id` with its groups, components and subscribers and drops the workspace's
+/// cached public pages.
+///
+/// # Errors
+/// 404 for a page of another workspace.
+pub(crate) async fn delete_page(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+) -> Result<(), ApiError> {
     state
         .store
         .workspace(access.ws())
         .delete_status_page(StatusPageId(id))
         .await?;
     state.pages.invalidate(access.ws());
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Sets or removes a status page's password (member). A new password logs every visitor
@@ -618,7 +674,23 @@ pub async fn set_password(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> Result<Json<PageView>, ApiError> {
-    if let Some(p) = &input.password
+    Ok(Json(
+        set_page_password(&state, &access, id, input.password.as_deref()).await?,
+    ))
+}
+
+/// Sets (or, with `None`, removes) page `id`'s password, which logs every visitor out, and
+/// drops the workspace's cached public pages.
+///
+/// # Errors
+/// 422 `password` outside 8 to 1024 bytes, 404 for a page of another workspace.
+pub(crate) async fn set_page_password(
+    state: &AppState,
+    access: &Access<Write>,
+    id: i64,
+    password: Option<&str>,
+) -> Result<PageView, ApiError> {
+    if let Some(p) = password
         && (p.len() < 8 || p.len() > MAX_PASSWORD)
     {
         return Err(ApiError::invalid(
@@ -629,14 +701,10 @@ pub async fn set_password(
     let page = state
         .store
         .workspace(access.ws())
-        .set_status_page_password(
-            StatusPageId(id),
-            input.password.as_deref(),
-            state.clock.now(),
-        )
+        .set_status_page_password(StatusPageId(id), password, state.clock.now())
         .await?;
     state.pages.invalidate(access.ws());
-    Ok(Json(page.into()))
+    Ok(page.into())
 }
 
 // === groups ===
@@ -660,8 +728,22 @@ pub async fn create_group(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<GroupView>), ApiError> {
+    let group = add_group(&state, &access, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(group)))
+}
+
+/// Adds a component group to page `page` and drops the workspace's cached public pages.
+///
+/// # Errors
+/// 422 `name`, 404 for a page of another workspace.
+pub(crate) async fn add_group(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    input: &GroupInput,
+) -> Result<GroupView, ApiError> {
     let name = validate_name("name", &input.name)?;
-    let page = find_page(&state, access.ws(), id).await?;
+    let page = find_page(state, access.ws(), page).await?;
     let mut scope = state.store.workspace(access.ws());
     let position = match input.position {
         Some(p) => p,
@@ -671,7 +753,7 @@ pub async fn create_group(
         .create_component_group(page.id, &name, position, state.clock.now())
         .await?;
     state.pages.invalidate(access.ws());
-    Ok((StatusCode::CREATED, Json(group.into())))
+    Ok(group.into())
 }
 
 /// The group `group` of page `page`, or 404.
@@ -711,8 +793,25 @@ pub async fn update_group(
     ApiPath((_, page, group)): PageChildPath,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<GroupView>, ApiError> {
+    Ok(Json(
+        edit_group(&state, &access, page, group, &input).await?,
+    ))
+}
+
+/// Renames group `group` of page `page` (and moves it to `input.position` when given), then
+/// drops the workspace's cached public pages.
+///
+/// # Errors
+/// 422 `name`, 404 for a group that is not on this page of this workspace.
+pub(crate) async fn edit_group(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    group: i64,
+    input: &GroupInput,
+) -> Result<GroupView, ApiError> {
     let name = validate_name("name", &input.name)?;
-    let group = find_group(&state, access.ws(), page, group).await?;
+    let group = find_group(state, access.ws(), page, group).await?;
     let now = state.clock.now();
     let mut scope = state.store.workspace(access.ws());
     let mut renamed = scope.rename_component_group(group.id, &name, now).await?;
@@ -739,7 +838,7 @@ pub async fn update_group(
             .or_not_found("component group")?;
     }
     state.pages.invalidate(access.ws());
-    Ok(Json(renamed.into()))
+    Ok(renamed.into())
 }
 
 /// Deletes a component group (member); its components stay on the page, ungrouped.
@@ -760,14 +859,29 @@ pub async fn delete_group(
     access: Access<Write>,
     ApiPath((_, page, group)): PageChildPath,
 ) -> Result<StatusCode, ApiError> {
-    let group = find_group(&state, access.ws(), page, group).await?;
+    delete_group_of(&state, &access, page, group).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes group `group` of page `page` (its components stay, ungrouped) and drops the
+/// workspace's cached public pages.
+///
+/// # Errors
+/// 404 for a group that is not on this page of this workspace.
+pub(crate) async fn delete_group_of(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    group: i64,
+) -> Result<(), ApiError> {
+    let group = find_group(state, access.ws(), page, group).await?;
     state
         .store
         .workspace(access.ws())
         .delete_component_group(group.id, state.clock.now())
         .await?;
     state.pages.invalidate(access.ws());
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Checks an order (every id once and on the page) and completes it with the ids left out,
@@ -789,6 +903,26 @@ fn full_order(ids: &[i64], known: &[i64], what: &str) -> Result<Vec<i64>, ApiErr
     Ok(all)
 }
 
+/// `ids` with `id` swapped with the nearest id before it (`up`) or after it for which `peer`
+/// holds (for components: one of the same group); `None` when `id` is not listed or has no
+/// such neighbour.
+pub(crate) fn moved(
+    ids: &[i64],
+    id: i64,
+    up: bool,
+    peer: impl Fn(i64) -> bool,
+) -> Option<Vec<i64>> {
+    let at = ids.iter().position(|x| *x == id)?;
+    let other = if up {
+        ids[..at].iter().rposition(|x| peer(*x))?
+    } else {
+        at + 1 + ids[at + 1..].iter().position(|x| peer(*x))?
+    };
+    let mut order = ids.to_vec();
+    order.swap(at, other);
+    Some(order)
+}
+
 /// Orders a page's component groups (member).
 #[utoipa::path(put, path = "/workspaces/{workspace}/pages/{id}/group-order", tag = "pages",
     params(
@@ -808,7 +942,23 @@ pub async fn order_groups(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Json<Vec<GroupView>>, ApiError> {
-    let page = find_page(&state, access.ws(), id).await?;
+    Ok(Json(
+        set_group_order(&state, &access, id, &input.ids).await?,
+    ))
+}
+
+/// Orders page `page`'s groups as `order` says (ids left out follow in their current order)
+/// and drops the workspace's cached public pages; the groups in their new order.
+///
+/// # Errors
+/// 422 `ids[i]` for an unknown or repeated id, 404 for a page of another workspace.
+pub(crate) async fn set_group_order(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    order: &[i64],
+) -> Result<Vec<GroupView>, ApiError> {
+    let page = find_page(state, access.ws(), page).await?;
     let mut scope = state.store.workspace(access.ws());
     let known: Vec<i64> = scope
         .component_groups(page.id)
@@ -816,7 +966,7 @@ pub async fn order_groups(
         .iter()
         .map(|g| g.id.0)
         .collect();
-    let ids: Vec<ComponentGroupId> = full_order(&input.ids, &known, "component group")?
+    let ids: Vec<ComponentGroupId> = full_order(order, &known, "component group")?
         .into_iter()
         .map(ComponentGroupId)
         .collect();
@@ -825,7 +975,7 @@ pub async fn order_groups(
         .await?;
     state.pages.invalidate(access.ws());
     let groups = scope.component_groups(page.id).await?;
-    Ok(Json(groups.into_iter().map(Into::into).collect()))
+    Ok(groups.into_iter().map(Into::into).collect())
 }
 
 // === components ===
@@ -924,8 +1074,23 @@ pub async fn create_component(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<ComponentInput>,
 ) -> Result<(StatusCode, Json<ComponentView>), ApiError> {
-    let page = find_page(&state, access.ws(), id).await?;
-    let new = validate_component(&state, &page, &input, None).await?;
+    let created = add_component(&state, &access, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Adds a component to page `page` (backed by a monitor, or manual with a status) and drops
+/// the workspace's cached public pages.
+///
+/// # Errors
+/// 422 naming the field, 404 for a page of another workspace.
+pub(crate) async fn add_component(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    input: &ComponentInput,
+) -> Result<ComponentView, ApiError> {
+    let page = find_page(state, access.ws(), page).await?;
+    let new = validate_component(state, &page, input, None).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let mut created = tx
@@ -940,7 +1105,7 @@ pub async fn create_component(
     }
     tx.commit().await?;
     state.pages.invalidate(access.ws());
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok(created.into())
 }
 
 /// Replaces a component's settings (member); a `status` sets a manual component's status.
@@ -964,9 +1129,26 @@ pub async fn update_component(
     ApiPath((_, page, component)): PageChildPath,
     ApiJson(input): ApiJson<ComponentInput>,
 ) -> Result<Json<ComponentView>, ApiError> {
-    let page = find_page(&state, access.ws(), page).await?;
-    let old = find_component(&state, access.ws(), page.id.0, component).await?;
-    let new = validate_component(&state, &page, &input, Some(&old)).await?;
+    Ok(Json(
+        edit_component(&state, &access, page, component, &input).await?,
+    ))
+}
+
+/// Replaces component `component` of page `page` (a `status` sets a manual component's
+/// status) and drops the workspace's cached public pages.
+///
+/// # Errors
+/// 422 naming the field, 404 for a component that is not on this page of this workspace.
+pub(crate) async fn edit_component(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    component: i64,
+    input: &ComponentInput,
+) -> Result<ComponentView, ApiError> {
+    let page = find_page(state, access.ws(), page).await?;
+    let old = find_component(state, access.ws(), page.id.0, component).await?;
+    let new = validate_component(state, &page, input, Some(&old)).await?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let mut updated = tx
@@ -981,7 +1163,7 @@ pub async fn update_component(
     }
     tx.commit().await?;
     state.pages.invalidate(access.ws());
-    Ok(Json(updated.into()))
+    Ok(updated.into())
 }
 
 /// Deletes a component (member).
@@ -1002,14 +1184,29 @@ pub async fn delete_component(
     access: Access<Write>,
     ApiPath((_, page, component)): PageChildPath,
 ) -> Result<StatusCode, ApiError> {
-    let c = find_component(&state, access.ws(), page, component).await?;
+    delete_component_of(&state, &access, page, component).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes component `component` of page `page` and drops the workspace's cached public
+/// pages.
+///
+/// # Errors
+/// 404 for a component that is not on this page of this workspace.
+pub(crate) async fn delete_component_of(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    component: i64,
+) -> Result<(), ApiError> {
+    let c = find_component(state, access.ws(), page, component).await?;
     state
         .store
         .workspace(access.ws())
         .delete_component(c.id, state.clock.now())
         .await?;
     state.pages.invalidate(access.ws());
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Orders a page's components (member).
@@ -1031,7 +1228,23 @@ pub async fn order_components(
     ApiPath((_, id)): PagePath,
     ApiJson(input): ApiJson<OrderInput>,
 ) -> Result<Json<Vec<ComponentView>>, ApiError> {
-    let page = find_page(&state, access.ws(), id).await?;
+    Ok(Json(
+        set_component_order(&state, &access, id, &input.ids).await?,
+    ))
+}
+
+/// Orders page `page`'s components as `order` says (ids left out follow in their current
+/// order) and drops the workspace's cached public pages; the components in their new order.
+///
+/// # Errors
+/// 422 `ids[i]` for an unknown or repeated id, 404 for a page of another workspace.
+pub(crate) async fn set_component_order(
+    state: &AppState,
+    access: &Access<Write>,
+    page: i64,
+    order: &[i64],
+) -> Result<Vec<ComponentView>, ApiError> {
+    let page = find_page(state, access.ws(), page).await?;
     let mut scope = state.store.workspace(access.ws());
     let known: Vec<i64> = scope
         .components(page.id)
@@ -1039,7 +1252,7 @@ pub async fn order_components(
         .iter()
         .map(|c| c.id.0)
         .collect();
-    let ids: Vec<ComponentId> = full_order(&input.ids, &known, "component")?
+    let ids: Vec<ComponentId> = full_order(order, &known, "component")?
         .into_iter()
         .map(ComponentId)
         .collect();
@@ -1048,5 +1261,29 @@ pub async fn order_components(
         .await?;
     state.pages.invalidate(access.ws());
     let components = scope.components(page.id).await?;
-    Ok(Json(components.into_iter().map(Into::into).collect()))
+    Ok(components.into_iter().map(Into::into).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::moved;
+
+    #[test]
+    fn moving_swaps_with_the_neighbour_and_stops_at_the_ends() {
+        let any = |_| true;
+        assert_eq!(moved(&[1, 2, 3], 2, true, any), Some(vec![2, 1, 3]));
+        assert_eq!(moved(&[1, 2, 3], 2, false, any), Some(vec![1, 3, 2]));
+        assert_eq!(moved(&[1, 2, 3], 1, true, any), None);
+        assert_eq!(moved(&[1, 2, 3], 3, false, any), None);
+        assert_eq!(moved(&[1, 2, 3], 9, true, any), None);
+        assert_eq!(moved(&[], 1, false, any), None);
+    }
+
+    #[test]
+    fn moving_skips_ids_that_are_not_peers() {
+        let odd = |x: i64| x % 2 == 1;
+        assert_eq!(moved(&[1, 2, 4, 3], 3, true, odd), Some(vec![3, 2, 4, 1]));
+        assert_eq!(moved(&[1, 2, 4, 3], 1, false, odd), Some(vec![3, 2, 4, 1]));
+        assert_eq!(moved(&[2, 1, 4], 1, true, odd), None);
+    }
 }

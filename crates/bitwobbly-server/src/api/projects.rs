@@ -315,12 +315,20 @@ pub async fn list(
     State(state): State<AppState>,
     access: Access<Read>,
 ) -> Result<Json<Vec<ProjectView>>, ApiError> {
+    Ok(Json(list_projects(&state, &access).await?))
+}
+
+/// The workspace's projects with their keys (the API's and the dashboard's list).
+pub(crate) async fn list_projects(
+    state: &AppState,
+    access: &Access<Read>,
+) -> Result<Vec<ProjectView>, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let mut out = Vec::new();
     for p in scope.projects().await? {
         out.push(project_view(&state.config, &mut scope, p).await?);
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// Creates a project with one DSN key, `Default` (admin).
@@ -339,6 +347,19 @@ pub async fn create(
     access: Access<Manage>,
     ApiJson(input): ApiJson<NewProjectInput>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    let view = create_project(&state, &access, &input).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Creates a project with one DSN key, `Default`.
+///
+/// # Errors
+/// 422 naming the field at fault; 409 on `slug` when it is taken.
+pub(crate) async fn create_project(
+    state: &AppState,
+    access: &Access<Manage>,
+    input: &NewProjectInput,
+) -> Result<ProjectView, ApiError> {
     let name = validate_name("name", &input.name)?;
     let slug = match input.slug.as_deref() {
         Some(s) => s.trim().to_owned(),
@@ -364,8 +385,7 @@ pub async fn create(
     scope.create_dsn_key(p.id, "Default", None, now).await?;
     tx.commit().await?;
     let mut scope = state.store.workspace(access.ws());
-    let view = project_view(&state.config, &mut scope, p).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    project_view(&state.config, &mut scope, p).await
 }
 
 /// A project with its keys.
@@ -377,9 +397,18 @@ pub async fn get(
     access: Access<Read>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<ProjectView>, ApiError> {
+    Ok(Json(get_project(&state, &access, id).await?))
+}
+
+/// A project of the workspace with its keys, or 404.
+pub(crate) async fn get_project(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+) -> Result<ProjectView, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
-    Ok(Json(project_view(&state.config, &mut scope, p).await?))
+    project_view(&state.config, &mut scope, p).await
 }
 
 /// Renames a project, sets its platform or its alert channels (admin).
@@ -398,6 +427,19 @@ pub async fn update(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(patch): ApiJson<ProjectPatch>,
 ) -> Result<Json<ProjectView>, ApiError> {
+    Ok(Json(update_project(&state, &access, id, &patch).await?))
+}
+
+/// Applies `patch` to the project `id`.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 naming the field at fault.
+pub(crate) async fn update_project(
+    state: &AppState,
+    access: &Access<Manage>,
+    id: i64,
+    patch: &ProjectPatch,
+) -> Result<ProjectView, ApiError> {
     let mut tx = state.store.begin().await?;
     let mut scope = tx.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
@@ -423,7 +465,7 @@ pub async fn update(
     }
     tx.commit().await?;
     let mut scope = state.store.workspace(access.ws());
-    Ok(Json(project_view(&state.config, &mut scope, p).await?))
+    project_view(&state.config, &mut scope, p).await
 }
 
 /// Deletes a project with everything it received (admin): keys stop working at once.
@@ -439,6 +481,16 @@ pub async fn delete(
     access: Access<Manage>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
+    delete_project(&state, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the project `id` with everything it received; its keys stop working at once.
+pub(crate) async fn delete_project(
+    state: &AppState,
+    access: &Access<Manage>,
+    id: i64,
+) -> Result<(), ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
     let keys = scope.dsn_keys(p.id).await?;
@@ -451,7 +503,7 @@ pub async fn delete(
             tracing::warn!(blob_key = %key, error = %e, "a deleted project's blob stays behind");
         }
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 // === keys ===
@@ -541,6 +593,20 @@ pub async fn create_key(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiJson(input): ApiJson<NewKeyInput>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let key = create_key_of(&state, &access, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Adds a DSN key to the project `id`.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 on `label` or `rate_limit_per_minute`.
+pub(crate) async fn create_key_of(
+    state: &AppState,
+    access: &Access<Manage>,
+    id: i64,
+    input: &NewKeyInput,
+) -> Result<KeyView, ApiError> {
     let label = match &input.label {
         Some(l) => validate_name("label", l)?,
         None => "Default".to_owned(),
@@ -551,7 +617,7 @@ pub async fn create_key(
     let key = scope
         .create_dsn_key(p.id, &label, limit, state.clock.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(key_view(&state.config, key))))
+    Ok(key_view(&state.config, key))
 }
 
 /// Changes a key's label, rate limit, or whether it accepts events (admin).
@@ -571,6 +637,19 @@ pub async fn update_key(
     ApiPath(path): ApiPath<KeyPath>,
     ApiJson(patch): ApiJson<KeyPatch>,
 ) -> Result<Json<KeyView>, ApiError> {
+    Ok(Json(update_key_of(&state, &access, &path, &patch).await?))
+}
+
+/// Applies `patch` to a DSN key (its label, rate limit, whether it accepts events).
+///
+/// # Errors
+/// 404 for a key that is not the project's; 422 on `label` or `rate_limit_per_minute`.
+pub(crate) async fn update_key_of(
+    state: &AppState,
+    access: &Access<Manage>,
+    path: &KeyPath,
+    patch: &KeyPatch,
+) -> Result<KeyView, ApiError> {
     let (project, id) = (ProjectId(path.id), DsnKeyId(path.key_id));
     let mut scope = state.store.workspace(access.ws());
     let k = scope.dsn_key(project, id).await?.or_not_found("dsn key")?;
@@ -591,7 +670,7 @@ pub async fn update_key(
         .set_dsn_key(project, id, &label, status, limit)
         .await?;
     state.ingest.forget_key(&k.public_key);
-    Ok(Json(key_view(&state.config, k)))
+    Ok(key_view(&state.config, k))
 }
 
 /// Rotates a key (admin): a new key with the same label and rate limit replaces it, and the
@@ -609,12 +688,22 @@ pub async fn rotate_key(
     access: Access<Manage>,
     ApiPath(path): ApiPath<KeyPath>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let key = rotate_key_of(&state, &access, &path).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// Rotates a DSN key: the new key replaces it and the old one is disabled at once.
+pub(crate) async fn rotate_key_of(
+    state: &AppState,
+    access: &Access<Manage>,
+    path: &KeyPath,
+) -> Result<KeyView, ApiError> {
     let (project, id) = (ProjectId(path.id), DsnKeyId(path.key_id));
     let mut scope = state.store.workspace(access.ws());
     let old = scope.dsn_key(project, id).await?.or_not_found("dsn key")?;
     let key = scope.rotate_dsn_key(project, id, state.clock.now()).await?;
     state.ingest.forget_key(&old.public_key);
-    Ok((StatusCode::CREATED, Json(key_view(&state.config, key))))
+    Ok(key_view(&state.config, key))
 }
 
 /// Revokes a key for good (admin): it is deleted and refused from then on.
@@ -631,12 +720,22 @@ pub async fn revoke_key(
     access: Access<Manage>,
     ApiPath(path): ApiPath<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_key_of(&state, &access, &path).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a DSN key for good.
+pub(crate) async fn revoke_key_of(
+    state: &AppState,
+    access: &Access<Manage>,
+    path: &KeyPath,
+) -> Result<(), ApiError> {
     let (project, id) = (ProjectId(path.id), DsnKeyId(path.key_id));
     let mut scope = state.store.workspace(access.ws());
     let old = scope.dsn_key(project, id).await?.or_not_found("dsn key")?;
     scope.delete_dsn_key(project, id).await?;
     state.ingest.forget_key(&old.public_key);
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 // === time windows ===
@@ -787,6 +886,19 @@ pub async fn transactions(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<WindowQuery>,
 ) -> Result<Json<TransactionsView>, ApiError> {
+    Ok(Json(transactions_of(&state, &access, id, &q).await?))
+}
+
+/// Per transaction name of the project `id`: count, error rate and p50/p95/p99 over a window.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 on `from`, `to` or `period`.
+pub(crate) async fn transactions_of(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+    q: &WindowQuery,
+) -> Result<TransactionsView, ApiError> {
     let (from, to) = parse_window(
         q.from.as_deref(),
         q.to.as_deref(),
@@ -797,7 +909,7 @@ pub async fn transactions(
     let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
     let list = scope.transaction_summaries(p.id, from, to).await?;
-    Ok(Json(TransactionsView {
+    Ok(TransactionsView {
         from: dt(from),
         to: dt(to),
         transactions: list
@@ -807,7 +919,7 @@ pub async fn transactions(
                 stats: t.stats.into(),
             })
             .collect(),
-    }))
+    })
 }
 
 /// The query of one transaction name's time series.
@@ -867,6 +979,19 @@ pub async fn transaction_series(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> Result<Json<SeriesView>, ApiError> {
+    Ok(Json(series_of(&state, &access, id, &q).await?))
+}
+
+/// One transaction name's statistics per time bucket.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 on `name`, `from`, `to`, `period` or `interval`.
+pub(crate) async fn series_of(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+    q: &SeriesQuery,
+) -> Result<SeriesView, ApiError> {
     if q.name.is_empty() || q.name.len() > 1000 {
         return Err(ApiError::invalid("name", "must be 1 to 1000 bytes"));
     }
@@ -895,8 +1020,8 @@ pub async fn transaction_series(
     let buckets = scope
         .transaction_series(p.id, &q.name, from, to, interval)
         .await?;
-    Ok(Json(SeriesView {
-        name: q.name,
+    Ok(SeriesView {
+        name: q.name.clone(),
         interval_secs: interval.as_secs(),
         buckets: buckets
             .into_iter()
@@ -905,7 +1030,7 @@ pub async fn transaction_series(
                 stats: b.stats.into(),
             })
             .collect(),
-    }))
+    })
 }
 
 // === releases ===
@@ -990,6 +1115,19 @@ pub async fn releases(
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<WindowQuery>,
 ) -> Result<Json<Vec<ReleaseView>>, ApiError> {
+    Ok(Json(releases_of(&state, &access, id, &q).await?))
+}
+
+/// The project's releases with their session health per environment over a window.
+///
+/// # Errors
+/// 404 for another workspace's project; 422 on `from`, `to` or `period`.
+pub(crate) async fn releases_of(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+    q: &WindowQuery,
+) -> Result<Vec<ReleaseView>, ApiError> {
     let (from, to) = parse_window(
         q.from.as_deref(),
         q.to.as_deref(),
@@ -1001,16 +1139,15 @@ pub async fn releases(
     let p = project_of(&mut scope, id).await?;
     let list = scope.release_health(p.id, from, to).await?;
     let users = scope.session_user_counts(p.id, from, to).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|r| {
-                let u = users
-                    .iter()
-                    .find(|u| u.release == r.release && u.environment == r.environment);
-                ReleaseView::new(r, u)
-            })
-            .collect(),
-    ))
+    Ok(list
+        .into_iter()
+        .map(|r| {
+            let u = users
+                .iter()
+                .find(|u| u.release == r.release && u.environment == r.environment);
+            ReleaseView::new(r, u)
+        })
+        .collect())
 }
 
 // === crons ===
@@ -1044,22 +1181,30 @@ pub async fn crons(
     access: Access<Read>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<Json<Vec<CronView>>, ApiError> {
+    Ok(Json(crons_of(&state, &access, id).await?))
+}
+
+/// The project's cron monitors with their latest check-in and their monitor's state.
+pub(crate) async fn crons_of(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+) -> Result<Vec<CronView>, ApiError> {
     let mut scope = state.store.workspace(access.ws());
     let p = project_of(&mut scope, id).await?;
     let list = scope.cron_summaries(p.id).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|c| CronView {
-                slug: c.monitor_slug,
-                check_ins: c.check_ins,
-                last_status: c.last_status.as_str().to_owned(),
-                last_check_in_at: dt(c.last_check_in_at),
-                environment: c.environment,
-                monitor_id: c.monitor_id.map(|m| m.0),
-                monitor_status: c.monitor_status.map(|s| s.as_str().to_owned()),
-            })
-            .collect(),
-    ))
+    Ok(list
+        .into_iter()
+        .map(|c| CronView {
+            slug: c.monitor_slug,
+            check_ins: c.check_ins,
+            last_status: c.last_status.as_str().to_owned(),
+            last_check_in_at: dt(c.last_check_in_at),
+            environment: c.environment,
+            monitor_id: c.monitor_id.map(|m| m.0),
+            monitor_status: c.monitor_status.map(|s| s.as_str().to_owned()),
+        })
+        .collect())
 }
 
 /// The path of one cron monitor.
@@ -1116,25 +1261,40 @@ pub async fn check_ins(
     ApiPath(path): ApiPath<CronPath>,
     ApiQuery(q): ApiQuery<CheckInsQuery>,
 ) -> Result<Json<Vec<CheckInView>>, ApiError> {
+    Ok(Json(
+        check_ins_of(&state, &access, path.id, &path.slug, &q).await?,
+    ))
+}
+
+/// A cron monitor's latest check-ins, newest first; 404 for a slug without check-ins.
+///
+/// # Errors
+/// 404 for another workspace's project or an unknown slug; 422 on `limit`.
+pub(crate) async fn check_ins_of(
+    state: &AppState,
+    access: &Access<Read>,
+    id: i64,
+    slug: &str,
+    q: &CheckInsQuery,
+) -> Result<Vec<CheckInView>, ApiError> {
     let limit = parse_limit(q.limit.as_deref(), 100, 1000)?;
     let mut scope = state.store.workspace(access.ws());
-    let p = project_of(&mut scope, path.id).await?;
-    let list = scope.check_ins(p.id, &path.slug, limit).await?;
+    let p = project_of(&mut scope, id).await?;
+    let list = scope.check_ins(p.id, slug, limit).await?;
     if list.is_empty() {
         return Err(ApiError::not_found("cron monitor"));
     }
-    Ok(Json(
-        list.into_iter()
-            .map(|c| CheckInView {
-                id: c.id.0,
-                check_in_id: c.check_in.check_in_id,
-                status: c.check_in.status.as_str().to_owned(),
-                duration_ms: c.check_in.duration_ms,
-                environment: c.check_in.environment,
-                received_at: dt(c.check_in.received_at),
-            })
-            .collect(),
-    ))
+    Ok(list
+        .into_iter()
+        .map(|c| CheckInView {
+            id: c.id.0,
+            check_in_id: c.check_in.check_in_id,
+            status: c.check_in.status.as_str().to_owned(),
+            duration_ms: c.check_in.duration_ms,
+            environment: c.check_in.environment,
+            received_at: dt(c.check_in.received_at),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ async fn member_view(state: &AppState, m: Membership) -> Result<Option<MemberVie
 }
 
 /// Only owners hand out or take away the owner role.
-fn check_owner_change<R>(
+pub(crate) fn check_owner_change<R>(
     access: &Access<R>,
     from: Option<Role>,
     to: Option<Role>,
@@ -278,12 +278,20 @@ pub async fn list_members(
     State(state): State<AppState>,
     access: Access<Read>,
 ) -> Result<Json<Vec<MemberView>>, ApiError> {
-    let members = state.store.workspace(access.ws()).members().await?;
+    Ok(Json(members_of(&state, access.ws()).await?))
+}
+
+/// The members of a workspace, as views (the API and the dashboard list them alike).
+pub(crate) async fn members_of(
+    state: &AppState,
+    ws: WorkspaceId,
+) -> Result<Vec<MemberView>, ApiError> {
+    let members = state.store.workspace(ws).members().await?;
     let mut out = Vec::with_capacity(members.len());
     for m in members {
-        out.extend(member_view(&state, m).await?);
+        out.extend(member_view(state, m).await?);
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// Adds an existing user by email, with a role (admin; owner to add an owner).
@@ -341,16 +349,26 @@ pub async fn update_member(
     ApiPath((_, user_id)): ApiPath<(String, i64)>,
     ApiJson(input): ApiJson<MemberRoleInput>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let user = UserId(user_id);
     let role = Role::from(input.role);
+    Ok(Json(
+        change_member_role(&state, &access, UserId(user_id), role).await?,
+    ))
+}
+
+/// Changes a member's role under the rules of [`update_member`] (shared with the dashboard).
+pub(crate) async fn change_member_role(
+    state: &AppState,
+    access: &Access<Manage>,
+    user: UserId,
+    role: Role,
+) -> Result<MemberView, ApiError> {
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
     let mut ws = tx.workspace(access.ws());
-    check_role_change(&access, &mut ws, user, Some(role)).await?;
+    check_role_change(access, &mut ws, user, Some(role)).await?;
     let m = ws.set_member(user, role, now).await?;
     tx.commit().await?;
-    let view = member_view(&state, m).await?.or_not_found("member")?;
-    Ok(Json(view))
+    member_view(state, m).await?.or_not_found("member")
 }
 
 /// Removes a member (admin; owner to remove an owner). The last owner cannot be removed.
@@ -370,13 +388,22 @@ pub async fn remove_member(
     access: Access<Manage>,
     ApiPath((_, user_id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    let user = UserId(user_id);
+    remove_member_from(&state, &access, UserId(user_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a member under the rules of [`remove_member`] (shared with the dashboard).
+pub(crate) async fn remove_member_from(
+    state: &AppState,
+    access: &Access<Manage>,
+    user: UserId,
+) -> Result<(), ApiError> {
     let mut tx = state.store.begin().await?;
     let mut ws = tx.workspace(access.ws());
-    check_role_change(&access, &mut ws, user, None).await?;
+    check_role_change(access, &mut ws, user, None).await?;
     ws.remove_member(user).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 // === API tokens ===
@@ -438,6 +465,18 @@ pub async fn create_token(
     access: Access<Manage>,
     ApiJson(input): ApiJson<NewTokenInput>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(new_api_token(&state, &access, &input).await?),
+    ))
+}
+
+/// Creates an API token under the rules of [`create_token`] (shared with the dashboard).
+pub(crate) async fn new_api_token(
+    state: &AppState,
+    access: &Access<Manage>,
+    input: &NewTokenInput,
+) -> Result<CreatedToken, ApiError> {
     let name = validate_name("name", &input.name)?;
     let role = input.role.map_or(Role::Member, Role::from);
     if role_rank(role) > role_rank(access.role) {
@@ -476,13 +515,10 @@ pub async fn create_token(
         .workspace(access.ws())
         .create_api_token(&name, role, access.caller.user_id(), now, expires_at)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            token: token.into(),
-            secret: secret.expose().to_owned(),
-        }),
-    ))
+    Ok(CreatedToken {
+        token: token.into(),
+        secret: secret.expose().to_owned(),
+    })
 }
 
 /// Revokes an API token (admin); it stops working at once.
@@ -498,10 +534,20 @@ pub async fn revoke_token(
     access: Access<Manage>,
     ApiPath(IdPath { id, .. }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
+    revoke_api_token(&state, &access, ApiTokenId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a token of the workspace (404 for another workspace's), as [`revoke_token`] does.
+pub(crate) async fn revoke_api_token(
+    state: &AppState,
+    access: &Access<Manage>,
+    id: ApiTokenId,
+) -> Result<(), ApiError> {
     let mut ws = state.store.workspace(access.ws());
-    let token = ws.api_token(ApiTokenId(id)).await?.or_not_found("token")?;
+    let token = ws.api_token(id).await?.or_not_found("token")?;
     if token.revoked_at.is_none() {
         ws.revoke_api_token(token.id, state.clock.now()).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

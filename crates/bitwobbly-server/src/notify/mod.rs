@@ -23,12 +23,12 @@
 //! (Workflows adaptive card), PagerDuty Events v2, ntfy and email over SMTP. Their settings are
 //! checked by [`validate_channel`]; [`send_test`] sends a test alert at once.
 
-mod backoff;
+pub(crate) mod backoff;
 mod deliver;
 mod discord;
 pub(crate) mod email;
-mod fields;
-mod http;
+pub(crate) mod fields;
+pub(crate) mod http;
 mod ntfy;
 mod pagerduty;
 mod slack;

@@ -172,7 +172,7 @@ fn email_body(page: &StatusPage, msg: &SubscriberMessage, links: &Links) -> Stri
 /// The text as 7-bit when it is plain ASCII with lines within RFC 5322's 998 octets, so
 /// links stay whole in the raw message (lettre would pick quoted-printable for any line over
 /// 76 characters); quoted-printable otherwise.
-fn plain_body(text: String) -> Body {
+pub(crate) fn plain_body(text: String) -> Body {
     let crlf = text
         .replace("\r\n", "\n")
         .replace('\r', "")

@@ -1,5 +1,6 @@
 //! Account administration shared by the first-run set-up page and the `bitwobbly admin`
-//! commands: create a user with a workspace they own, and issue an API token.
+//! commands: create a user with a workspace they own, and issue an API token or an agent
+//! token.
 //!
 //! Both work on any [`Store`], also while a server runs on the same database (SQLite in WAL
 //! mode lets another process write; PostgreSQL is shared anyway).
@@ -7,7 +8,9 @@
 use std::time::Duration;
 
 use bitwobbly_store::api::{AccountStore, IngestStore, MemberStore};
-use bitwobbly_store::model::{ApiToken, DsnKey, Project, Secret, User, Workspace};
+use bitwobbly_store::model::{
+    AgentToken, ApiToken, DsnKey, Location, Project, Secret, User, Workspace,
+};
 use bitwobbly_store::types::{Role, Timestamp};
 use bitwobbly_store::{Store, StoreError};
 
@@ -117,6 +120,25 @@ pub struct NewOwner<'a> {
     pub workspace_name: Option<&'a str>,
 }
 
+/// Checks a new password: 8 characters to 1024 bytes.
+///
+/// # Errors
+///
+/// [`AdminError::Invalid`] naming `password`.
+pub fn check_password(password: &str) -> Result<(), AdminError> {
+    let invalid = |problem: &str| AdminError::Invalid {
+        field: "password",
+        problem: problem.to_owned(),
+    };
+    if password.chars().count() < 8 {
+        return Err(invalid("must be at least 8 characters"));
+    }
+    if password.len() > 1024 {
+        return Err(invalid("must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
 /// Checks the inputs of [`create_owner`] without touching the database, and returns the
 /// display name, the workspace slug and the workspace name to use.
 ///
@@ -135,12 +157,7 @@ pub fn check_new_owner(new: &NewOwner<'_>) -> Result<(String, String, String), A
     if local.is_empty() || domain.is_empty() || email.len() > 254 || email.contains(' ') {
         return Err(invalid("email", "must be an email address (name@domain)"));
     }
-    if new.password.chars().count() < 8 {
-        return Err(invalid("password", "must be at least 8 characters"));
-    }
-    if new.password.len() > 1024 {
-        return Err(invalid("password", "must be at most 1024 bytes"));
-    }
+    check_password(new.password)?;
     let name = new
         .name
         .map(str::trim)
@@ -308,6 +325,63 @@ pub async fn create_token(
         .create_api_token(name, role, Some(user.id), now, expires_at)
         .await?;
     Ok((token, secret, ws))
+}
+
+/// An agent token to issue for a location (`bitwobbly admin create-agent-token`).
+#[derive(Debug, Clone)]
+pub struct NewAgentToken<'a> {
+    /// A user who is admin or owner of the workspace.
+    pub email: &'a str,
+    /// The workspace; default: the user's only workspace.
+    pub workspace: Option<&'a str>,
+    /// The location the agent runs for; created when missing.
+    pub location: &'a str,
+    /// A label; default `cli`.
+    pub name: Option<&'a str>,
+}
+
+/// Issues an agent token for a location of one of a user's workspaces (creating the location
+/// when missing), as `POST /workspaces/{ws}/locations/{name}/tokens` does. The secret is
+/// returned once.
+///
+/// # Errors
+///
+/// [`AdminError::Invalid`] (`location`, `name`), [`AdminError::NoSuchUser`],
+/// [`AdminError::NoSuchWorkspace`], [`AdminError::WhichWorkspace`],
+/// [`AdminError::RoleTooHigh`] (below admin), or a database error.
+pub async fn create_agent_token(
+    store: &Store,
+    new: &NewAgentToken<'_>,
+    now: Timestamp,
+) -> Result<(AgentToken, Secret, Location, Workspace), AdminError> {
+    let email = new.email.trim().to_lowercase();
+    let (_, ws, has) = membership(store, &email, new.workspace).await?;
+    if role_rank(has) < role_rank(Role::Admin) {
+        return Err(AdminError::RoleTooHigh {
+            email,
+            slug: ws.slug,
+            has,
+            wanted: Role::Admin,
+        });
+    }
+    let name = new
+        .name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("cli");
+    let mut scope = store.workspace(ws.id);
+    let (token, secret, location) =
+        crate::api::locations::issue_agent_token(&mut scope, new.location.trim(), name, true, now)
+            .await
+            .map_err(|e| AdminError::Invalid {
+                field: if e.field.as_deref() == Some("name") {
+                    "name"
+                } else {
+                    "location"
+                },
+                problem: e.message,
+            })?;
+    Ok((token, secret, location, ws))
 }
 
 /// A user (by lowercase email) with one of their workspaces (`slug`, or their only one) and

@@ -263,7 +263,8 @@ fn from_form(body: &[u8]) -> Result<SetupInput, &'static str> {
     })
 }
 
-fn admin_error(e: AdminError) -> ApiError {
+/// An administration error in the API's shape, naming its field.
+pub(crate) fn admin_error(e: AdminError) -> ApiError {
     match e {
         AdminError::Store(e) => e.into(),
         AdminError::SetupTokenInvalid => ApiError::new(

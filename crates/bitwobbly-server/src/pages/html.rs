@@ -274,9 +274,45 @@ pub(crate) fn unlock(s: &Snapshot, base: &str, next: &str, failed: bool) -> Stri
 }
 
 /// `GET {base}/`.
-pub(crate) async fn page(page: PublicPage, headers: HeaderMap) -> Response {
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    page: Result<PublicPage, Response>,
+    headers: HeaderMap,
+) -> Response {
+    let page = match page {
+        Ok(page) => page,
+        // The server's own address is no status page's domain: its root is the dashboard.
+        Err(refused)
+            if refused.status() == axum::http::StatusCode::NOT_FOUND
+                && own_host(&state, &headers) =>
+        {
+            return axum::response::Redirect::to("/app").into_response();
+        }
+        Err(refused) => return refused,
+    };
     let base = page.base.clone();
     page.respond(&headers, "index.html", HTML, |s| page_html(s, &base))
+}
+
+/// Whether the request's `Host` is the host of the server's public URL.
+fn own_host(state: &AppState, headers: &HeaderMap) -> bool {
+    let Ok(public) = url::Url::parse(&state.config.public_url()) else {
+        return false;
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let bare = |h: &str| {
+        h.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_lowercase()
+    };
+    public.host_str().is_some_and(|p| bare(p) == bare(host))
 }
 
 /// `?month=YYYY-MM`.

@@ -114,7 +114,14 @@ async fn monitors_are_validated_created_changed_paused_and_deleted(store: &Store
         .error(409, "conflict");
     assert_eq!(e["field"], "key");
 
-    // Replace: a cron schedule in the short form, thresholds, locations.
+    // Replace: a cron schedule in the short form, thresholds, locations (which must exist).
+    api.call(
+        Call::post(&t.path("/locations"))
+            .bearer(&t.owner_token)
+            .json(&json!({"name": "eu-west"})),
+    )
+    .await
+    .ok(201);
     let changed = json!({
         "key": "api.health", "name": "API (cron)",
         "spec": {"type": "tcp", "host": "example.com", "port": 443},

@@ -7,7 +7,9 @@
 mod harness;
 
 mod accounts;
+mod agents;
 mod channels;
+mod dashboard;
 mod heartbeats;
 mod incidents;
 mod ingest;
@@ -19,6 +21,7 @@ mod pages;
 mod results;
 mod rollups;
 mod scoping;
+mod security;
 
 #[cfg(feature = "s3")]
 mod s3;

@@ -14,6 +14,7 @@ use crate::model::{
     NewTransaction, PayloadRef, Project, ProjectProcessing, ProjectRetention, SessionCounts,
     SessionUser, SessionUserCounts,
 };
+use crate::query::EventCursor;
 use crate::types::*;
 
 macro_rules! key_cols {
@@ -527,21 +528,26 @@ pub(crate) async fn event(
     row.as_ref().map(event_from_row).transpose()
 }
 
+/// An issue's events, newest first, starting after `after` (a previous page's last event).
 pub(crate) async fn events_for_issue(
     c: &mut DbConn,
     ws: WorkspaceId,
     issue: IssueId,
+    after: Option<EventCursor>,
     limit: u32,
 ) -> Result<Vec<Event>> {
     let rows = sqlx::query::<Db>(concat!(
         "SELECT ",
         event_cols!(),
         " FROM events WHERE workspace_id = $1 AND issue_id = $2 \
+         AND ($4 IS NULL OR timestamp < $4 OR (timestamp = $4 AND id < $5)) \
          ORDER BY timestamp DESC, id DESC LIMIT $3"
     ))
     .bind(ws)
     .bind(issue)
     .bind(i64::from(limit.max(1)))
+    .bind(after.map(|a| a.timestamp))
+    .bind(after.map(|a| a.id))
     .fetch_all(&mut *c)
     .await?;
     rows.iter().map(event_from_row).collect()

@@ -12,8 +12,8 @@ use crate::LatencySketch;
 use crate::error::{Result, StoreError};
 use crate::model::{Attachment, DsnKey, Issue, Project};
 use crate::query::{
-    CronSummary, IssueCursor, IssueFilter, IssuePage, IssueSort, ReleaseHealth, TransactionBucket,
-    TransactionStats, TransactionSummary, is_failure_status,
+    CronSummary, IssueCursor, IssueFilter, IssuePage, IssueSort, ReleaseHealth, TAG_SAMPLE_EVENTS,
+    TagCounts, TransactionBucket, TransactionStats, TransactionSummary, is_failure_status,
 };
 use crate::types::*;
 
@@ -224,6 +224,7 @@ pub(crate) async fn search_issues(
         IssueSort::LastSeen => issue_search!("last_seen"),
         IssueSort::FirstSeen => issue_search!("first_seen"),
         IssueSort::Count => issue_search!("event_count"),
+        IssueSort::Users => issue_search!("user_count"),
     };
     let limit = f.limit.max(1);
     let mut items = sqlx::query_as::<Db, Issue>(sql)
@@ -290,6 +291,42 @@ pub(crate) async fn project_issue(
     .bind(id)
     .fetch_optional(&mut *c)
     .await?)
+}
+
+/// Tag value counts over an issue's latest [`TAG_SAMPLE_EVENTS`] events (the `events_issue`
+/// index gives them in order, so a huge issue reads no more than that).
+pub(crate) async fn issue_tag_counts(
+    c: &mut DbConn,
+    ws: WorkspaceId,
+    issue: IssueId,
+) -> Result<TagCounts> {
+    let rows = sqlx::query::<Db>(
+        "SELECT tags, environment, release FROM events WHERE workspace_id = $1 AND issue_id = $2 \
+         ORDER BY timestamp DESC LIMIT $3",
+    )
+    .bind(ws)
+    .bind(issue)
+    .bind(i64::from(TAG_SAMPLE_EVENTS))
+    .fetch_all(&mut *c)
+    .await?;
+    let mut events: Vec<Vec<(String, String)>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let tags: String = r.try_get("tags")?;
+        let mut all: Vec<(String, String)> = Vec::new();
+        for (k, col) in [("environment", "environment"), ("release", "release")] {
+            if let Some(v) = r.try_get::<Option<String>, _>(col)? {
+                all.push((k.to_owned(), v));
+            }
+        }
+        // Tags that do not read as pairs (never written so) count as none.
+        all.extend(serde_json::from_str::<Vec<(String, String)>>(&tags).unwrap_or_default());
+        events.push(all);
+    }
+    Ok(TagCounts::count(
+        events
+            .iter()
+            .map(|e| e.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    ))
 }
 
 // === attachments ===

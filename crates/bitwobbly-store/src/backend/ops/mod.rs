@@ -117,6 +117,8 @@ macro_rules! link_table {
 }
 
 pub(crate) mod accounts;
+pub(crate) mod agents;
+pub(crate) mod dashboard;
 pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod ingest_commit;
@@ -126,6 +128,7 @@ pub(crate) mod monitors;
 pub(crate) mod notify;
 pub(crate) mod pages;
 pub(crate) mod results;
+pub(crate) mod security;
 
 #[allow(unused_imports)]
 pub(crate) use super::{Db, DbConn, PG, begin_write};
