@@ -7,6 +7,8 @@
 #[path = "../dash_common/mod.rs"]
 mod common;
 
+mod browser;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicU16;
 use std::time::Duration;
