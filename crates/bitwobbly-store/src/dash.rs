@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::store::{Scoped, Source, run};
-use crate::types::{MonitorId, Timestamp};
+use crate::types::{MonitorId, MonitorStatus, Timestamp};
 
 /// Check counts and latency totals over one window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +61,36 @@ pub struct MonitorSummary {
     pub hours: Vec<WindowCounts>,
 }
 
+/// What the monitors list needs of one monitor, read without the rest of the monitor (its
+/// schedule, thresholds, locations, state machine) and without parsing its spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorListItem {
+    /// The monitor.
+    pub id: MonitorId,
+    /// Its name.
+    pub name: String,
+    /// Its key, if it has one.
+    pub key: Option<String>,
+    /// Its kind of check (`http`, `tcp`, ...).
+    pub kind: String,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Its status from its state, `None` when it has no state row.
+    pub status: Option<MonitorStatus>,
+    /// The spec as stored (JSON), parsed only when [`Self::target`] is asked.
+    pub(crate) spec: String,
+}
+
+impl MonitorListItem {
+    /// What it checks, as [`bitwobbly_core::CheckSpec::target`] says it (parses the spec;
+    /// empty when the stored spec cannot be read).
+    pub fn target(&self) -> String {
+        serde_json::from_str::<bitwobbly_core::CheckSpec>(&self.spec)
+            .map(|s| s.target())
+            .unwrap_or_default()
+    }
+}
+
 /// Mean phase durations of a monitor's successful checks in one time bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseRow {
@@ -97,6 +127,10 @@ pub trait DashboardQuery {
     /// (and parsing) whole monitors.
     fn monitor_names(&mut self) -> impl Future<Output = Result<Vec<(MonitorId, String)>>> + Send;
 
+    /// Every monitor of the workspace for the monitors list, by id: names, kinds, paused
+    /// flags and statuses in one query, without reading or parsing whole monitors.
+    fn monitor_list(&mut self) -> impl Future<Output = Result<Vec<MonitorListItem>>> + Send;
+
     /// A monitor's successful checks in `[from, to)` grouped into `bucket`-long buckets
     /// (aligned to the Unix epoch), with their phase sums; buckets without one are left out.
     fn phase_rows(
@@ -132,6 +166,11 @@ impl<S: Source> DashboardQuery for Scoped<S> {
         let ws = self.ws;
         run!(self.src, |c, ops| ops::dashboard::monitor_names(c, ws)
             .await)
+    }
+
+    async fn monitor_list(&mut self) -> Result<Vec<MonitorListItem>> {
+        let ws = self.ws;
+        run!(self.src, |c, ops| ops::dashboard::monitor_list(c, ws).await)
     }
 
     async fn phase_rows(

@@ -68,7 +68,7 @@ pub(super) fn when(t: Timestamp) -> String {
 struct Row {
     url: String,
     name: String,
-    kind: &'static str,
+    kind: String,
     target: String,
     status: &'static str,
     uptimes: Vec<String>,
@@ -106,17 +106,11 @@ async fn list(
     let filter = Filter::parse(q.as_deref(), &mut errors);
     let now = state.clock.now();
     let mut scope = state.store.workspace(dash.ws());
-    let monitors = scope.monitors().await?;
-    let states: HashMap<MonitorId, MonitorState> = scope
-        .monitor_states()
-        .await?
-        .into_iter()
-        .map(|s| (s.monitor_id, s))
-        .collect();
+    let monitors = scope.monitor_list().await?;
     let mut counts: Vec<(&'static str, usize)> = STATUSES.iter().map(|s| (*s, 0)).collect();
-    let mut kept: Vec<(&Monitor, &'static str)> = Vec::new();
+    let mut kept: Vec<(&MonitorListItem, &'static str)> = Vec::new();
     for m in &monitors {
-        let status = view::status_of(m, states.get(&m.id));
+        let status = view::status_of(m);
         if let Some(c) = counts.iter_mut().find(|(s, _)| *s == status) {
             c.1 += 1;
         }
@@ -124,12 +118,7 @@ async fn list(
             kept.push((m, status));
         }
     }
-    kept.sort_by(|a, b| {
-        a.0.name
-            .to_lowercase()
-            .cmp(&b.0.name.to_lowercase())
-            .then(a.0.id.cmp(&b.0.id))
-    });
+    kept.sort_by_cached_key(|(m, _)| (m.name.to_lowercase(), m.id));
     let total = kept.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = filter.page.min(pages);
@@ -164,8 +153,8 @@ async fn list(
             Row {
                 url: dash.url(&format!("/monitors/{}", m.id.0)),
                 name: m.name.clone(),
-                kind: m.spec.kind(),
-                target: m.spec.target(),
+                kind: m.kind.clone(),
+                target: m.target(),
                 status,
                 uptimes: (0..LIST_WINDOWS.len())
                     .map(|i| {

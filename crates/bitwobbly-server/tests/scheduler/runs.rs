@@ -1,4 +1,5 @@
-//! Runs on the interval, check-now, the private-target guard and the connectivity guard.
+//! Runs on the interval, check-now, the private-target guard and the connectivity guard;
+//! deleting a monitor while its check runs or is being recorded.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use bitwobbly_core::monitor::schedule_key;
 use bitwobbly_core::{CheckSpec, Status, TcpSpec};
 use bitwobbly_server::scheduler::check_now;
 use bitwobbly_store::prelude::*;
+use bitwobbly_test_support::db::{Backend, TestDatabase};
 use bitwobbly_test_support::http::TestServer;
 
 use crate::harness::*;
@@ -18,6 +20,7 @@ both!(
     deny_private_refuses_loopback_targets,
     lost_connectivity_records_no_down_results,
     graceful_stop_flushes_results_and_releases_leases,
+    deleting_a_monitor_during_its_check_records_nothing,
 );
 
 async fn a_monitor_runs_on_its_interval_at_its_own_offset(db: &TestDb) {
@@ -293,4 +296,91 @@ async fn graceful_stop_flushes_results_and_releases_leases(db: &TestDb) {
     }
     assert!(judged > 0);
     assert_eq!(state.scheduler.pending_results(), 0);
+}
+
+/// A monitor deleted while its check hangs on a stalled target: the delete succeeds, and
+/// the check, when it ends, finds the monitor gone and writes nothing (no state, no result).
+async fn deleting_a_monitor_during_its_check_records_nothing(db: &TestDb) {
+    let store = &db.store;
+    let ws = workspace(store, "acme").await;
+    let server = TestServer::http().unwrap();
+    let m = create(
+        store,
+        ws,
+        &http_monitor("Slow", &server.url("/stall-head"), thresholds(1, 1)),
+    )
+    .await;
+    let run = Running::start(app(store, fast_config(), "node-a"));
+    // Claimed (and so running: it was due at creation).
+    eventually("the check to be claimed", || async {
+        let s = state_of(store, ws, m.id).await;
+        (s.lease_owner.as_deref() == Some("node-a")).then_some(())
+    })
+    .await;
+    store.workspace(ws).delete_monitor(m.id).await.unwrap();
+    // The target gives up: the check ends and is recorded (or not) before the drain ends.
+    drop(server);
+    run.stop().await;
+
+    let mut s = store.workspace(ws);
+    assert!(s.monitor(m.id).await.unwrap().is_none());
+    assert!(s.monitor_state(m.id).await.unwrap().is_none());
+    assert!(all_results(store, ws, m.id).await.is_empty());
+}
+
+/// PostgreSQL: a check being recorded holds its monitor's state row and then writes rows
+/// that reference the monitor. A delete arriving meanwhile waits for the record instead of
+/// locking the monitor row first (which made the two wait on each other: a deadlock, and
+/// one of them failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_waits_for_a_record_holding_the_state() {
+    let db = TestDatabase::create(Backend::Postgres, "sched").await;
+    let store = Store::open(db.url()).await.expect("open the test store");
+    let ws = workspace(&store, "acme").await;
+    let m = create(
+        &store,
+        ws,
+        &http_monitor("API", "http://127.0.0.1:9/", thresholds(1, 1)),
+    )
+    .await;
+    let channel = webhook(&store, ws, "hook", true).await;
+
+    // The record: the state row locked, as the scheduler's record transaction takes it.
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.workspace(ws)
+            .monitor_state_for_update(m.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let deleting = bitwobbly_server::spawn("delete", {
+        let store = store.clone();
+        async move { store.workspace(ws).delete_monitor(m.id).await }
+    });
+    eventually("the delete to wait on a lock", || async {
+        let waiting: i64 = db
+            .scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await;
+        (waiting >= 1).then_some(())
+    })
+    .await;
+    // The record goes on writing a row that references the monitor, and commits.
+    tx.workspace(ws)
+        .set_monitor_channels(m.id, &[channel.id])
+        .await
+        .expect("the record is not blocked by the delete");
+    tx.commit().await.expect("the record commits");
+    deleting
+        .await
+        .unwrap()
+        .expect("the delete succeeds after the record");
+    let mut s = store.workspace(ws);
+    assert!(s.monitor(m.id).await.unwrap().is_none());
+    assert!(s.monitor_state(m.id).await.unwrap().is_none());
+    store.close().await;
+    db.finish().await;
 }

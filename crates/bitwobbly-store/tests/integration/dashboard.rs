@@ -1,13 +1,14 @@
 //! Overview reads: many monitors' uptime windows and hourly latency in a few queries must
 //! equal a brute-force count over the raw results, across the daily, hourly and raw parts;
-//! phase buckets equal their brute-force means; another workspace's monitors get nothing.
+//! phase buckets equal their brute-force means; another workspace's monitors get nothing;
+//! the light monitors list says what the whole monitors and their states say.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bitwobbly_store::prelude::*;
 
-use crate::harness::{T0, conformance, http_monitor, result, workspace};
+use crate::harness::{T0, conformance, heartbeat_monitor, http_monitor, result, workspace};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
@@ -246,7 +247,64 @@ async fn phase_rows_are_bucket_means_of_successful_checks(store: Store) {
     assert!(theirs.is_empty());
 }
 
+/// The list's rows equal what the whole monitors and their state rows say: name, key,
+/// kind, target, paused and status, for every monitor of the workspace and no other.
+async fn monitor_list_matches_whole_monitors(store: Store) {
+    let ws = workspace(&store, "list").await;
+    let other = workspace(&store, "other").await;
+    let mut s = store.workspace(ws);
+    let a = s.create_monitor(&http_monitor("alpha"), T0).await.unwrap();
+    let mut keyed = http_monitor("Beta");
+    keyed.key = Some("beta-key".to_owned());
+    let b = s.create_monitor(&keyed, T0).await.unwrap();
+    let c = s
+        .create_monitor(&heartbeat_monitor("gamma", 300), T0)
+        .await
+        .unwrap();
+    s.set_paused(b.id, true, T0).await.unwrap();
+    let st = s.monitor_state(a.id).await.unwrap().unwrap();
+    s.update_monitor_state(a.id, &StateUpdate::new(MonitorStatus::Down, st.machine))
+        .await
+        .unwrap();
+    store
+        .workspace(other)
+        .create_monitor(&http_monitor("theirs"), T0)
+        .await
+        .unwrap();
+
+    let list = s.monitor_list().await.unwrap();
+    let whole = s.monitors().await.unwrap();
+    let states = s.monitor_states().await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(
+        list.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id, b.id, c.id]
+    );
+    for (item, m) in list.iter().zip(&whole) {
+        assert_eq!(item.id, m.id);
+        assert_eq!(item.name, m.name);
+        assert_eq!(item.key, m.key);
+        assert_eq!(item.kind, m.spec.kind());
+        assert_eq!(item.target(), m.spec.target());
+        assert_eq!(item.paused, m.paused);
+        let state = states
+            .iter()
+            .find(|x| x.monitor_id == m.id)
+            .map(|x| x.status);
+        assert_eq!(item.status, state);
+    }
+    assert_eq!(list[0].status, Some(MonitorStatus::Down));
+    assert!(list[1].paused);
+    assert_eq!(list[1].key.as_deref(), Some("beta-key"));
+    assert_eq!(list[2].kind, "heartbeat");
+    assert_eq!(list[0].target(), "http://127.0.0.1:9/health");
+    // After a delete, the monitor is gone from the list.
+    s.delete_monitor(c.id).await.unwrap();
+    assert_eq!(s.monitor_list().await.unwrap().len(), 2);
+}
+
 conformance!(
+    monitor_list_matches_whole_monitors,
     summaries_match_a_brute_force_count,
     summaries_before_any_compaction,
     phase_rows_are_bucket_means_of_successful_checks,

@@ -81,11 +81,11 @@ impl Filter {
     }
 
     /// Whether a monitor with `status` passes.
-    pub(crate) fn keeps(&self, m: &Monitor, status: &str) -> bool {
+    pub(crate) fn keeps(&self, m: &MonitorListItem, status: &str) -> bool {
         if self.status.as_deref().is_some_and(|s| s != status) {
             return false;
         }
-        if self.kind.as_deref().is_some_and(|k| k != m.spec.kind()) {
+        if self.kind.as_deref().is_some_and(|k| k != m.kind) {
             return false;
         }
         if self.q.is_empty() {
@@ -96,7 +96,7 @@ impl Filter {
             || m.key
                 .as_deref()
                 .is_some_and(|k| k.to_lowercase().contains(&q))
-            || m.spec.target().to_lowercase().contains(&q)
+            || m.target().to_lowercase().contains(&q)
     }
 
     /// The query string of this filter on another page.
@@ -117,11 +117,11 @@ impl Filter {
 }
 
 /// A monitor's status as shown: paused wins over the running state.
-pub(crate) fn status_of(m: &Monitor, state: Option<&MonitorState>) -> &'static str {
+pub(crate) fn status_of(m: &MonitorListItem) -> &'static str {
     if m.paused {
         return MonitorStatus::Paused.as_str();
     }
-    state.map_or(MonitorStatus::Unknown.as_str(), |s| s.status.as_str())
+    m.status.unwrap_or(MonitorStatus::Unknown).as_str()
 }
 
 /// Uptime as text: `99.95%`, or `–` without results.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::QueryBuilder;
 
 use super::{Db, DbConn};
-use crate::dash::{MonitorSummary, PhaseRow, WindowCounts};
+use crate::dash::{MonitorListItem, MonitorSummary, PhaseRow, WindowCounts};
 use crate::error::Result;
 use crate::types::*;
 
@@ -335,4 +335,40 @@ pub(crate) async fn monitor_names(
     .bind(ws)
     .fetch_all(&mut *c)
     .await?)
+}
+
+/// Id, name, key, kind, spec, paused, status.
+type ListRow = (
+    MonitorId,
+    String,
+    Option<String>,
+    String,
+    String,
+    bool,
+    Option<MonitorStatus>,
+);
+
+pub(crate) async fn monitor_list(c: &mut DbConn, ws: WorkspaceId) -> Result<Vec<MonitorListItem>> {
+    let rows: Vec<ListRow> = sqlx::query_as::<Db, ListRow>(
+        "SELECT m.id, m.name, m.key, m.kind, m.spec, m.paused, s.status FROM monitors m \
+         LEFT JOIN monitor_state s ON s.monitor_id = m.id AND s.workspace_id = m.workspace_id \
+         WHERE m.workspace_id = $1 ORDER BY m.id",
+    )
+    .bind(ws)
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, name, key, kind, spec, paused, status)| MonitorListItem {
+                id,
+                name,
+                key,
+                kind,
+                paused,
+                status,
+                spec,
+            },
+        )
+        .collect())
 }

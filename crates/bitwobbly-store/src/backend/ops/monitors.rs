@@ -510,6 +510,11 @@ pub(crate) async fn set_paused(
 
 pub(crate) async fn delete(c: &mut DbConn, ws: WorkspaceId, id: MonitorId) -> Result<()> {
     let mut tx = begin_write(c).await?;
+    // The state row first, the way a check's record takes them: a record in progress
+    // holds it and may then insert rows referencing the monitor, which would wait on this
+    // delete's monitor row while the delete's cascade waits on the state row (a deadlock).
+    // Waiting here lets the record finish; a record after this finds no state and stops.
+    state_for_update(&mut tx, ws, id).await?;
     execute_by_id(&mut tx, delete_by_id!("monitors"), ws, id, "monitor").await?;
     for sql in [
         "DELETE FROM check_results WHERE monitor_id = $1",
