@@ -276,14 +276,17 @@ pub(crate) fn unlock(s: &Snapshot, base: &str, next: &str, failed: bool) -> Stri
 /// `GET {base}/`.
 pub(crate) async fn page(
     State(state): State<AppState>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     page: Result<PublicPage, Response>,
     headers: HeaderMap,
 ) -> Response {
     let page = match page {
         Ok(page) => page,
-        // The server's own address is no status page's domain: its root is the dashboard.
+        // The server's own address is no status page's domain: its root (not an unknown
+        // `/s/{slug}`) is the dashboard.
         Err(refused)
             if refused.status() == axum::http::StatusCode::NOT_FOUND
+                && uri.path() == "/"
                 && own_host(&state, &headers) =>
         {
             return axum::response::Redirect::to("/app").into_response();
