@@ -25,7 +25,6 @@ use crate::api::channels::{
     self as api, ChannelInput, ChannelView, NotificationView, NotificationsQuery, REDACTED,
 };
 use crate::auth::Write;
-use crate::error::ApiError;
 
 /// This part's routes (relative to `/app`).
 pub(super) fn router() -> Router<AppState> {
@@ -585,21 +584,9 @@ async fn create(
             }
         }
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = FormErrors::of_api(e, form_field)?;
             Ok(new_page(&dash, kind, Some(&form), errors))
         }
-    }
-}
-
-/// The errors of a form, or the error page when the API error names no field.
-fn form_errors(e: ApiError) -> Result<FormErrors, DashError> {
-    match &e.field {
-        Some(field) => {
-            let mut errors = FormErrors::new();
-            errors.add(form_field(field), e.message.clone());
-            Ok(errors)
-        }
-        None => Err(e.into()),
     }
 }
 
@@ -760,7 +747,7 @@ async fn update(
             &format!("Channel \"{}\" saved.", c.name),
         )),
         Err(e) => {
-            let errors = form_errors(e)?;
+            let errors = FormErrors::of_api(e, form_field)?;
             detail_page(&state, &dash, id, Some((&form, errors))).await
         }
     }

@@ -24,7 +24,6 @@ use crate::api::incidents::{
     self as api, ComponentStatusInput, EditIncidentInput, IncidentDetail, IncidentUpdateInput,
     MaintenanceInput, MaintenanceView, NewIncidentInput, RecurrenceInput,
 };
-use crate::error::ApiError;
 
 /// This part's routes (relative to `/app`).
 pub(super) fn router() -> Router<AppState> {
@@ -88,21 +87,6 @@ fn choice<T: DeserializeOwned>(
             errors.add(field, format!("must be one of {}", allowed.join(", ")));
             None
         }
-    }
-}
-
-/// Puts an API error on its form field (through `map`), or answers it as a page.
-fn on_field(
-    e: ApiError,
-    errors: &mut FormErrors,
-    map: impl Fn(&str) -> String,
-) -> Result<(), DashError> {
-    match &e.field {
-        Some(f) => {
-            errors.add(map(f), e.message.clone());
-            Ok(())
-        }
-        None => Err(e.into()),
     }
 }
 
@@ -341,7 +325,7 @@ async fn create(
                     "Incident opened.",
                 ));
             }
-            Err(e) => on_field(e, &mut errors, |f| component_field(f, &ids))?,
+            Err(e) => errors.add_api(e, |f| component_field(f, &ids))?,
         }
     }
     let page = new_page(&state, &dash, &pairs, errors).await?;
@@ -473,7 +457,7 @@ async fn add_update(
                     "Update posted.",
                 ));
             }
-            Err(e) => on_field(e, &mut errors, str::to_owned)?,
+            Err(e) => errors.add_api(e, str::to_owned)?,
         }
     }
     let page = detail_page(&state, &dash, id, errors, &pairs).await?;
@@ -497,7 +481,7 @@ async fn resolve(
         )),
         Err(e) => {
             let mut errors = FormErrors::new();
-            on_field(e, &mut errors, |f| {
+            errors.add_api(e, |f| {
                 if f == "message" {
                     "resolve_message".to_owned()
                 } else {
@@ -533,7 +517,7 @@ async fn edit(
                     "Incident saved.",
                 ));
             }
-            Err(e) => on_field(e, &mut errors, str::to_owned)?,
+            Err(e) => errors.add_api(e, str::to_owned)?,
         }
     }
     let page = detail_page(&state, &dash, id, errors, &[]).await?;
@@ -823,9 +807,7 @@ async fn maintenance_save(
                     &format!("Maintenance window {} saved.", v.title),
                 ));
             }
-            Err(e) => on_field(e, &mut errors, |f| {
-                f.split('[').next().unwrap_or(f).to_owned()
-            })?,
+            Err(e) => errors.add_api(e, |f| f.split('[').next().unwrap_or(f).to_owned())?,
         }
     }
     let values = [

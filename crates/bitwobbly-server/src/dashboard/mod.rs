@@ -660,6 +660,29 @@ impl FormErrors {
         Some(errors)
     }
 
+    /// Puts an API error that names a field on that form field (its name passed through
+    /// `map`); an error that names none is answered as an error page instead.
+    pub(crate) fn add_api(
+        &mut self,
+        e: ApiError,
+        map: impl Fn(&str) -> String,
+    ) -> Result<(), DashError> {
+        match &e.field {
+            Some(field) => {
+                self.add(map(field), e.message.clone());
+                Ok(())
+            }
+            None => Err(e.into()),
+        }
+    }
+
+    /// A form's errors from one API error (see [`FormErrors::add_api`]).
+    pub(crate) fn of_api(e: ApiError, map: impl Fn(&str) -> String) -> Result<Self, DashError> {
+        let mut errors = Self::new();
+        errors.add_api(e, map)?;
+        Ok(errors)
+    }
+
     /// The message of `field`, if any.
     pub(crate) fn get(&self, field: &str) -> Option<&str> {
         self.fields.get(field).map(String::as_str)

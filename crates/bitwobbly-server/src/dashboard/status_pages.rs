@@ -66,18 +66,6 @@ fn editor_url(dash: &Dash, page: i64) -> String {
     dash.url(&format!("/pages/{page}"))
 }
 
-/// A form error as messages on the form, or the error page when it names no field.
-fn form_errors(e: ApiError, map: impl Fn(&str) -> String) -> Result<FormErrors, DashError> {
-    match &e.field {
-        Some(field) => {
-            let mut errors = FormErrors::new();
-            errors.add(map(field), e.message.clone());
-            Ok(errors)
-        }
-        None => Err(e.into()),
-    }
-}
-
 // === the list ===
 
 /// A row of the list.
@@ -348,7 +336,7 @@ where
                 .as_deref()
                 .is_some_and(|f| f.starts_with("domains["))
                 .then(|| domain_message(&e, form));
-            let mut errors = form_errors(e, map)?;
+            let mut errors = FormErrors::of_api(e, map)?;
             if let Some(msg) = domain_msg {
                 errors.add("domains", msg);
             }
@@ -756,7 +744,7 @@ async fn password(
         Ok(_) => Ok(redirect_with(&editor_url(&dash, id), done)),
         Err(e) => {
             let errors = EditorErrors {
-                password: form_errors(e, str::to_owned)?,
+                password: FormErrors::of_api(e, str::to_owned)?,
                 ..EditorErrors::default()
             };
             editor_page(&state, &dash, id, errors).await
@@ -829,7 +817,7 @@ async fn add_group(
         )),
         Err(e) => {
             let errors = EditorErrors {
-                group: Some((form.name, form_errors(e, str::to_owned)?)),
+                group: Some((form.name, FormErrors::of_api(e, str::to_owned)?)),
                 ..EditorErrors::default()
             };
             editor_page(&state, &dash, id, errors).await
@@ -992,7 +980,7 @@ async fn add_component(
     let result = match component_input(&form) {
         Ok(input) => match api::add_component(&state, &access, id, &input).await {
             Ok(c) => Ok(c),
-            Err(e) => Err(form_errors(e, str::to_owned)?),
+            Err(e) => Err(FormErrors::of_api(e, str::to_owned)?),
         },
         Err(e) => Err(e),
     };
@@ -1085,7 +1073,7 @@ async fn update_component(
     let result = match component_input(&form) {
         Ok(input) => match api::edit_component(&state, &access, id, cid, &input).await {
             Ok(c) => Ok(c),
-            Err(e) => Err(form_errors(e, str::to_owned)?),
+            Err(e) => Err(FormErrors::of_api(e, str::to_owned)?),
         },
         Err(e) => Err(e),
     };
