@@ -495,14 +495,17 @@ struct Choices {
 }
 
 impl Choices {
-    fn new(detail: &PageDetail, monitors: &[Monitor]) -> Self {
+    fn new(detail: &PageDetail, monitors: &[(MonitorId, String)]) -> Self {
         Self {
             groups: detail
                 .groups
                 .iter()
                 .map(|g| (g.id, g.name.clone()))
                 .collect(),
-            monitors: monitors.iter().map(|m| (m.id.0, m.name.clone())).collect(),
+            monitors: monitors
+                .iter()
+                .map(|(id, name)| (id.0, name.clone()))
+                .collect(),
             statuses: ComponentStatus::ALL
                 .iter()
                 .map(|s| (s.as_str(), crate::pages::html::status_label(*s)))
@@ -553,13 +556,13 @@ async fn editor_page(
 ) -> Result<Response, DashError> {
     let page = api::find_page(state, dash.ws(), id).await?;
     let detail = api::page_detail(state, page).await?;
-    let monitors = state.store.workspace(dash.ws()).monitors().await?;
+    let monitors = state.store.workspace(dash.ws()).monitor_names().await?;
     let base = editor_url(dash, id);
     let monitor_name = |m: i64| {
         monitors
             .iter()
-            .find(|x| x.id.0 == m)
-            .map_or_else(|| format!("Monitor {m}"), |x| x.name.clone())
+            .find(|(id, _)| id.0 == m)
+            .map_or_else(|| format!("Monitor {m}"), |(_, name)| name.clone())
     };
     let row = |c: &ComponentView| ComponentRow {
         source: match c.monitor_id {
@@ -1026,7 +1029,7 @@ async fn component_page(
         .iter()
         .find(|c| c.id == cid)
         .ok_or(DashError::NotFound)?;
-    let monitors = state.store.workspace(dash.ws()).monitors().await?;
+    let monitors = state.store.workspace(dash.ws()).monitor_names().await?;
     let (component, component_errors, status) = match sent {
         Some((form, e)) => (
             ComponentFormView::of_form(&form),
