@@ -40,6 +40,7 @@ fn monitor(i: usize) -> Result<NewMonitor> {
 struct Seeded {
     monitor: i64,
     incident: i64,
+    page: i64,
     project: i64,
     issue: i64,
     secret: String,
@@ -136,6 +137,27 @@ async fn seed(store: &Store, now: Timestamp) -> Result<Seeded> {
         }
         incident = i.id.0;
     }
+    // A status page with 30 components, each showing a monitor.
+    let page = s
+        .create_status_page(&NewStatusPage::new("status", "Status"), now)
+        .await?;
+    for (k, id) in ids.iter().take(30).enumerate() {
+        s.create_component(
+            &NewComponent {
+                key: None,
+                page_id: page.id,
+                group_id: None,
+                monitor_id: Some(*id),
+                name: format!("Service {k}"),
+                description: None,
+                position: k as i64,
+                show_uptime: true,
+                show_response_times: false,
+            },
+            now,
+        )
+        .await?;
+    }
     // Issues, each with an event.
     let t1 = Instant::now();
     let project = s
@@ -193,6 +215,7 @@ async fn seed(store: &Store, now: Timestamp) -> Result<Seeded> {
     Ok(Seeded {
         monitor: ids[0].0,
         incident,
+        page: page.id.0,
         project: project.id.0,
         issue,
         secret: secret.expose().to_owned(),
@@ -226,6 +249,7 @@ async fn main() -> Result<()> {
     let Seeded {
         monitor,
         incident,
+        page,
         project,
         issue,
         secret,
@@ -246,6 +270,8 @@ async fn main() -> Result<()> {
         ("incident detail", format!("{w}/incidents/{incident}")),
         ("maintenance", format!("{w}/maintenance")),
         ("status pages list", format!("{w}/pages")),
+        ("status page editor", format!("{w}/pages/{page}")),
+        ("status page preview", format!("{w}/pages/{page}/preview")),
         ("channels", format!("{w}/channels")),
         ("projects", format!("{w}/projects")),
         ("issues list", format!("{w}/projects/{project}/issues")),
