@@ -89,6 +89,22 @@ impl MonitorListItem {
             .map(|s| s.target())
             .unwrap_or_default()
     }
+
+    /// Whether [`Self::target`] contains `q_lower` (already lowercased), ignoring case.
+    ///
+    /// Apart from a heartbeat's (which adds words of its own), every letter or digit of a
+    /// target comes from a value in the stored spec, so a spec whose text lacks one of the
+    /// query's runs of letters and digits cannot match, and is not parsed: a search over
+    /// many monitors parses only the likely ones.
+    pub fn target_contains(&self, q_lower: &str) -> bool {
+        let spec = self.spec.to_lowercase();
+        let possible = self.kind == "heartbeat"
+            || q_lower
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|run| !run.is_empty())
+                .all(|run| spec.contains(run));
+        possible && self.target().to_lowercase().contains(q_lower)
+    }
 }
 
 /// Mean phase durations of a monitor's successful checks in one time bucket.
@@ -185,5 +201,40 @@ impl<S: Source> DashboardQuery for Scoped<S> {
             c, ws, monitor, from, to, bucket
         )
         .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(kind: &str, spec: &str) -> MonitorListItem {
+        MonitorListItem {
+            id: MonitorId(1),
+            name: "n".into(),
+            key: None,
+            kind: kind.into(),
+            paused: false,
+            status: None,
+            spec: spec.into(),
+        }
+    }
+
+    #[test]
+    fn target_search_finds_what_the_target_shows() {
+        let tcp = item(
+            "tcp",
+            r#"{"type": "tcp", "host": "DB.internal", "port": 5432}"#,
+        );
+        assert!(tcp.target_contains("internal:54"));
+        assert!(tcp.target_contains("db.internal:5432"));
+        assert!(!tcp.target_contains("internal:6379"));
+        assert!(!tcp.target_contains("redis"));
+        let beat = item(
+            "heartbeat",
+            r#"{"type": "heartbeat", "expect": {"type": "period", "period": "5m"}}"#,
+        );
+        assert!(beat.target_contains("ping every"));
+        assert!(!item("tcp", "not json").target_contains("not"));
     }
 }

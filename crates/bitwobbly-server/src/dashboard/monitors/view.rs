@@ -96,7 +96,7 @@ impl Filter {
             || m.key
                 .as_deref()
                 .is_some_and(|k| k.to_lowercase().contains(&q))
-            || m.target().to_lowercase().contains(&q)
+            || m.target_contains(&q)
     }
 
     /// The query string of this filter on another page.
