@@ -370,6 +370,10 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Page {
+        self.try_send(req).await.expect("the request is answered")
+    }
+
+    async fn try_send(&self, req: reqwest::RequestBuilder) -> reqwest::Result<Page> {
         let cookies = {
             let jar = self.jar.lock().unwrap();
             jar.iter()
@@ -384,7 +388,7 @@ impl Client {
         for (k, v) in self.extra.lock().unwrap().iter() {
             req = req.header(k.as_str(), v.as_str());
         }
-        let res = req.send().await.expect("the request is answered");
+        let res = req.send().await?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         {
@@ -403,7 +407,7 @@ impl Client {
                 }
             }
         }
-        let body = res.text().await.expect("a body");
+        let body = res.text().await?;
         let page = Page {
             status,
             headers,
@@ -412,7 +416,25 @@ impl Client {
         if let Some(token) = page.csrf() {
             *self.csrf.lock().unwrap() = Some(token);
         }
-        page
+        Ok(page)
+    }
+
+    /// `POST path` with a url-encoded form of `fields` (and the remembered CSRF token) over
+    /// the body limit, and asserts it was refused: the server answers 413 and stops reading,
+    /// so the client may see its upload cut off instead, which is a refusal too.
+    pub async fn post_too_large(&self, path: &str, fields: &[(&str, &str)]) {
+        let csrf = self.csrf.lock().unwrap().clone().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(encode(&all));
+        match self.try_send(req).await {
+            Ok(page) => assert_eq!(page.status, 413, "not refused: {}", page.body),
+            Err(e) => assert!(e.is_request() || e.is_body(), "the upload was cut off: {e}"),
+        }
     }
 
     /// `GET path`.

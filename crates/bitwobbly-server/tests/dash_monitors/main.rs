@@ -316,8 +316,9 @@ async fn bad_monitor_input_is_named_field_by_field(backend: Backend) {
         )
         .await;
     assert_eq!(page.status, 403);
-    let huge = format!("name={}", "a".repeat(3 * 1024 * 1024));
-    assert_eq!(c.post_raw("/app/w/acme/monitors", &huge).await.status, 413);
+    let huge = "a".repeat(3 * 1024 * 1024);
+    c.post_too_large("/app/w/acme/monitors", &[("name", &huge)])
+        .await;
     // Filters with nonsense say so and still list.
     let list = c
         .get("/app/w/acme/monitors?status=%3Cb%3E&kind=x&page=0")
@@ -391,6 +392,17 @@ async fn the_list_shows_uptime_and_latency_from_results(backend: Backend) {
     // Search and kind filters.
     assert!(
         c.get("/app/w/acme/monitors?q=PAUSED")
+            .await
+            .has("Paused one")
+    );
+    // By target: its URL, not its name.
+    assert!(
+        c.get("/app/w/acme/monitors?q=127.0.0.1%3A9%2F")
+            .await
+            .has("Paused one")
+    );
+    assert!(
+        !c.get("/app/w/acme/monitors?q=127.0.0.1%3A99")
             .await
             .has("Paused one")
     );

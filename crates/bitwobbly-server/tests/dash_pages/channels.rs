@@ -531,13 +531,12 @@ async fn invalid_channel_input_is_named_on_the_form(backend: Backend) {
     assert!(!list.has("<img src=x"));
     // An oversized form is refused whole.
     let huge = "x".repeat(2 * 1024 * 1024);
-    let res = client
-        .post_form(
+    client
+        .post_too_large(
             "/app/w/acme/channels",
             &[("kind", "slack"), ("name", huge.as_str())],
         )
         .await;
-    assert_eq!(res.status, 413);
     server.stop().await;
 }
 
