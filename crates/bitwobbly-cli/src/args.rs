@@ -299,7 +299,7 @@ error.";
 /// Arguments of `bitwobbly agent`.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The server's base URL, e.g. https://status.example.com (http:// is for loopback
+    /// The server's base URL, e.g. `https://status.example.com` (`http://` is for loopback
     /// and trusted networks).
     #[arg(long, value_name = "URL")]
     pub server: String,

@@ -15,7 +15,7 @@
 //! # }
 //! ```
 //!
-//! Waiting ([`Browser::wait_for`], [`Browser::eventually`]) polls with a generous deadline;
+//! Waiting ([`Browser::wait_for`], [`eventually`]) polls with a generous deadline;
 //! it proves that something happens, not how fast.
 
 use std::path::PathBuf;

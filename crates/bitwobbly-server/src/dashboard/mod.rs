@@ -6,17 +6,17 @@
 //!
 //! The parts every page shares live here:
 //!
-//! - [`Dash`] (a signed-in member of the `{ws}` of a `/w/{ws}/...` route) and [`Signed`]
+//! - `Dash` (a signed-in member of the `{ws}` of a `/w/{ws}/...` route) and `Signed`
 //!   (signed in, no workspace) extract the session of the `bitwobbly_session` cookie. Not
 //!   signed in answers `303` to `/app/login?next=<path>`; a workspace that does not exist or
 //!   that the user is not a member of answers the same `404` page.
-//! - [`CsrfForm`] reads a url-encoded form whose `csrf` field must match the token of the
+//! - `CsrfForm` reads a url-encoded form whose `csrf` field must match the token of the
 //!   session (a hash of the session cookie) or, before sign-in, of the `bitwobbly_csrf`
 //!   cookie; a browser that says where the form came from (`Sec-Fetch-Site`, `Origin`) must
 //!   say it came from this site.
-//! - [`render`] / [`render_status`] answer a template with `no-store`, a strict CSP,
-//!   `X-Frame-Options: DENY` and `nosniff`; [`DashError`] renders errors as pages.
-//! - [`redirect_with`] redirects with a one-time flash message (the `bitwobbly_flash` cookie,
+//! - `render` / `render_status` answer a template with `no-store`, a strict CSP,
+//!   `X-Frame-Options: DENY` and `nosniff`; `DashError` renders errors as pages.
+//! - `redirect_with` redirects with a one-time flash message (the `bitwobbly_flash` cookie,
 //!   cleared by the layer [`router`] installs once a page has shown it).
 //! - `/app/static/app.css` (every `templates/dash/css/*.css`, concatenated) and
 //!   `/app/static/app.js`, with an ETag and a versioned URL cached for a year.

@@ -402,7 +402,7 @@ async fn create(
 /// A component as the editor lists it.
 struct ComponentRow {
     c: ComponentView,
-    /// What it shows: the monitor's name, or "Manual: <status>".
+    /// What it shows: the monitor's name, or "Manual: " and its status.
     source: String,
     edit_url: String,
     move_url: String,

@@ -1,5 +1,5 @@
 //! The monitor form: one table of fields, named by their path in the API's
-//! [`MonitorInput`](crate::api::MonitorInput) (`spec.url`, `schedule.every`,
+//! [`MonitorInput`] (`spec.url`, `schedule.every`,
 //! `thresholds.window`), drives both the form's inputs and the reading of what it sends, so
 //! a validation message of the API names the very input it is about.
 
